@@ -1,0 +1,82 @@
+//! The [`Storage`] trait: the interface through which the core reads the
+//! stable log, hard state and snapshot.
+
+use crate::eraftpb::{ConfState, Entry, HardState, Snapshot};
+use crate::errors::Result;
+
+/// The persisted state returned by [`Storage::initial_state`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RaftState {
+    /// The last persisted hard state (term, vote, commit).
+    pub hard_state: HardState,
+    /// The membership as of the last applied configuration.
+    pub conf_state: ConfState,
+}
+
+/// Read access to the persisted Raft log, as etcd's `raft.Storage`.
+///
+/// The trait is object-safe: `Box<dyn Storage>` and `&dyn Storage` are
+/// storages too. Every method takes `&self`; implementations that can change
+/// use interior mutability, so that the application can keep a handle for
+/// writing while the node reads through its own handle.
+///
+/// An error other than the etcd kinds in [`StorageError`] is reported through
+/// [`StorageError::Other`]; the core never panics on a storage error.
+pub trait Storage {
+    /// Returns the saved hard state and conf state.
+    fn initial_state(&self) -> Result<RaftState>;
+
+    /// Returns the entries in `[low, high)`. The total encoded size is
+    /// limited by `max_size` (`u64::MAX` means no limit), but at least one
+    /// entry is returned when the range is not empty.
+    ///
+    /// Errors: [`StorageError::Compacted`] when `low` is at or below the
+    /// compaction point, [`StorageError::Unavailable`] when `high` is beyond
+    /// `last_index() + 1`.
+    fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>>;
+
+    /// Returns the term of entry `idx`, which must be in
+    /// `[first_index() - 1, last_index()]`.
+    fn term(&self, idx: u64) -> Result<u64>;
+
+    /// Returns the index of the first entry that may be read through
+    /// `entries` (older entries were compacted into a snapshot).
+    fn first_index(&self) -> Result<u64>;
+
+    /// Returns the index of the last entry in the log.
+    fn last_index(&self) -> Result<u64>;
+
+    /// Returns the most recent snapshot. [`StorageError::SnapshotTemporarilyUnavailable`]
+    /// tells the core to retry later.
+    fn snapshot(&self) -> Result<Snapshot>;
+}
+
+macro_rules! forward_storage {
+    ($ty:ty) => {
+        impl<S: Storage + ?Sized> Storage for $ty {
+            fn initial_state(&self) -> Result<RaftState> {
+                (**self).initial_state()
+            }
+            fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>> {
+                (**self).entries(low, high, max_size)
+            }
+            fn term(&self, idx: u64) -> Result<u64> {
+                (**self).term(idx)
+            }
+            fn first_index(&self) -> Result<u64> {
+                (**self).first_index()
+            }
+            fn last_index(&self) -> Result<u64> {
+                (**self).last_index()
+            }
+            fn snapshot(&self) -> Result<Snapshot> {
+                (**self).snapshot()
+            }
+        }
+    };
+}
+
+forward_storage!(Box<S>);
+forward_storage!(&S);
+forward_storage!(std::rc::Rc<S>);
+forward_storage!(std::sync::Arc<S>);
