@@ -9,12 +9,19 @@ pub mod eraftpb {
 }
 
 pub mod config;
+pub mod describe;
 pub mod errors;
+pub mod log_unstable;
 pub mod logger;
+pub mod memory_storage;
 pub mod proto_ext;
+pub mod raft_log;
 pub mod storage;
 
 pub use config::{Config, ReadOnlyOption, NO_LIMIT};
 pub use errors::{Error, Result, StorageError};
+pub use log_unstable::Unstable;
 pub use logger::{Level, Logger};
+pub use memory_storage::MemoryStorage;
+pub use raft_log::RaftLog;
 pub use storage::{RaftState, Storage};
