@@ -671,3 +671,6 @@ impl<S: Storage> RaftLog<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
