@@ -90,9 +90,11 @@ pub mod tracker;
 
 pub use config::{Config, ReadOnlyOption, NO_LIMIT};
 pub use errors::{Error, Result, StorageError};
+pub use log_unstable::Unstable;
 pub use logger::{Level, Logger};
 pub use memory_storage::MemoryStorage;
 pub use proto_ext::ConfChangeI;
+pub use raft_log::RaftLog;
 pub use raft::{Raft, SoftState, StateRole, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 pub use raw_node::{RawNode, SnapshotStatus, Status};
 pub use read_only::ReadState;
