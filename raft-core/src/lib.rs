@@ -8,11 +8,14 @@ pub mod eraftpb {
     include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
 }
 
+pub mod confchange;
 pub mod config;
 pub mod errors;
 pub mod logger;
 pub mod proto_ext;
+pub mod quorum;
 pub mod storage;
+pub mod tracker;
 
 pub use config::{Config, ReadOnlyOption, NO_LIMIT};
 pub use errors::{Error, Result, StorageError};
