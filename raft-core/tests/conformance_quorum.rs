@@ -88,15 +88,24 @@ fn handle(d: &TestData) -> Result<String, String> {
     let c: MajorityConfig = ids.iter().copied().collect();
     let cj: MajorityConfig = idsj.iter().copied().collect();
     let jc = JointConfig::new(c.clone(), cj.clone());
-    let n_input = if d.cmd == "vote" {
-        votes.len()
+    // Go's harness encodes the inputs as indexes (`_` = 0; votes n = 1,
+    // y = 2) and prints them, with the voter set, like Go's `%v`.
+    let input: Vec<u64> = if d.cmd == "vote" {
+        votes
+            .iter()
+            .map(|v| v.map_or(0, |y| if y { 2 } else { 1 }))
+            .collect()
     } else {
-        idxs.len()
+        idxs.iter().map(|v| v.unwrap_or(0)).collect()
     };
     let voters = jc.ids();
-    if voters.len() != n_input {
+    if voters.len() != input.len() {
+        let map: Vec<String> = voters.iter().map(|id| format!("{id}:{{}}")).collect();
+        let vals: Vec<String> = input.iter().map(|v| DisplayIndex(*v).to_string()).collect();
         return Ok(format!(
-            "error: mismatched input (explicit or _) for voters {voters:?}: {n_input} values"
+            "error: mismatched input (explicit or _) for voters map[{}]: [{}]",
+            map.join(" "),
+            vals.join(" ")
         ));
     }
 
@@ -177,4 +186,35 @@ fn conformance_quorum() {
     });
     assert_eq!(total, 4, "expected the 4 etcd quorum files");
     assert_eq!(passed, total, "quorum conformance failures (see output)");
+}
+
+/// The harness's own error paths (not exercised by the etcd files).
+#[test]
+fn harness_errors() {
+    let block = |line: &str| {
+        let (cmd, args) = datadriven::parse_directive(line).unwrap();
+        let d = TestData {
+            pos: "x:1".into(),
+            line: 1,
+            cmd,
+            args,
+            input: String::new(),
+            expected: String::new(),
+        };
+        handle(&d)
+    };
+    assert_eq!(
+        block("committed cfg=(1,2) idx=(5)"),
+        Ok("error: mismatched input (explicit or _) for voters map[1:{} 2:{}]: [5]".into())
+    );
+    assert_eq!(
+        block("vote cfg=(1) cfgj=(2) votes=(y,n,_)"),
+        Ok("error: mismatched input (explicit or _) for voters map[1:{} 2:{}]: [2 1 0]".into())
+    );
+    assert!(block("committed cfg=(1) idx=(0)").is_err());
+    assert!(block("committed cfg=(1) cfgj=(zero,2) idx=(1,2)").is_err());
+    assert!(block("vote cfg=(1) votes=(maybe)").is_err());
+    assert!(block("frobnicate cfg=(1)").is_err());
+    assert_eq!(block("vote cfgj=zero"), Ok("VoteWon\n".into()));
+    assert_eq!(block("committed"), Ok("<empty majority quorum>∞\n".into()));
 }
