@@ -12,8 +12,8 @@ mod replication;
 mod snapshot;
 
 pub(crate) use membership::conf_change_to_msg;
-pub(crate) use merge::merge_appends;
 pub use membership::describe_conf_change;
+pub(crate) use merge::merge_appends;
 
 use std::fmt;
 use std::sync::Arc;
@@ -334,13 +334,7 @@ impl<S: Storage> Raft<S> {
         } else if m.to == self.id {
             // Never send to ourselves outside the after-append path; a
             // self-addressed message here would be a bug, so drop it loudly.
-            log!(
-                self,
-                Error,
-                "{:x} dropping self-addressed {:?}",
-                self.id,
-                t
-            );
+            log!(self, Error, "{:x} dropping self-addressed {:?}", self.id, t);
         } else {
             self.msgs.push(m);
         }
@@ -388,31 +382,58 @@ impl<S: Storage> Raft<S> {
         self.reset(term);
         self.leader_id = leader_id;
         self.state = StateRole::Follower;
-        log!(self, Info, "{:x} became follower at term {}", self.id, self.term);
+        log!(
+            self,
+            Info,
+            "{:x} became follower at term {}",
+            self.id,
+            self.term
+        );
     }
 
     /// Becomes a candidate for the next term (votes for itself).
     pub fn become_candidate(&mut self) {
-        debug_assert!(self.state != StateRole::Leader, "invalid transition [leader -> candidate]");
+        debug_assert!(
+            self.state != StateRole::Leader,
+            "invalid transition [leader -> candidate]"
+        );
         let term = self.term + 1;
         self.reset(term);
         self.vote = self.id;
         self.state = StateRole::Candidate;
-        log!(self, Info, "{:x} became candidate at term {}", self.id, self.term);
+        log!(
+            self,
+            Info,
+            "{:x} became candidate at term {}",
+            self.id,
+            self.term
+        );
     }
 
     /// Becomes a pre-candidate (term and vote unchanged).
     pub fn become_pre_candidate(&mut self) {
-        debug_assert!(self.state != StateRole::Leader, "invalid transition [leader -> pre-candidate]");
+        debug_assert!(
+            self.state != StateRole::Leader,
+            "invalid transition [leader -> pre-candidate]"
+        );
         self.prs.reset_votes();
         self.leader_id = INVALID_ID;
         self.state = StateRole::PreCandidate;
-        log!(self, Info, "{:x} became pre-candidate at term {}", self.id, self.term);
+        log!(
+            self,
+            Info,
+            "{:x} became pre-candidate at term {}",
+            self.id,
+            self.term
+        );
     }
 
     /// Becomes the leader of the current term and appends an empty entry.
     pub fn become_leader(&mut self) {
-        debug_assert!(self.state != StateRole::Follower, "invalid transition [follower -> leader]");
+        debug_assert!(
+            self.state != StateRole::Follower,
+            "invalid transition [follower -> leader]"
+        );
         let term = self.term;
         self.reset(term);
         self.leader_id = self.id;
@@ -427,7 +448,13 @@ impl<S: Storage> Raft<S> {
         // An empty entry never counts against the uncommitted-size limit
         // (its payload size is 0), so it cannot be refused here.
         let _ = self.append_entry(vec![empty]);
-        log!(self, Info, "{:x} became leader at term {}", self.id, self.term);
+        log!(
+            self,
+            Info,
+            "{:x} became leader at term {}",
+            self.id,
+            self.term
+        );
     }
 
     /// Advances the logical clock by one tick.
@@ -463,7 +490,12 @@ impl<S: Storage> Raft<S> {
                     ..Message::with_type(MessageType::MsgCheckQuorum)
                 };
                 if let Err(e) = self.step(m) {
-                    log!(self, Debug, "error occurred during checking sending heartbeat: {}", e);
+                    log!(
+                        self,
+                        Debug,
+                        "error occurred during checking sending heartbeat: {}",
+                        e
+                    );
                 }
             }
             if self.state == StateRole::Leader && self.lead_transferee != INVALID_ID {
@@ -480,7 +512,12 @@ impl<S: Storage> Raft<S> {
                 ..Message::with_type(MessageType::MsgBeat)
             };
             if let Err(e) = self.step(m) {
-                log!(self, Debug, "error occurred during checking sending heartbeat: {}", e);
+                log!(
+                    self,
+                    Debug,
+                    "error occurred during checking sending heartbeat: {}",
+                    e
+                );
             }
         }
     }
@@ -660,7 +697,13 @@ impl<S: Storage> Raft<S> {
         match m.msg_type() {
             MessageType::MsgProp => {
                 if self.leader_id == INVALID_ID {
-                    log!(self, Info, "{:x} no leader at term {}; dropping proposal", self.id, self.term);
+                    log!(
+                        self,
+                        Info,
+                        "{:x} no leader at term {}; dropping proposal",
+                        self.id,
+                        self.term
+                    );
                     return Err(Error::ProposalDropped);
                 } else if self.disable_proposal_forwarding {
                     log!(
@@ -707,7 +750,11 @@ impl<S: Storage> Raft<S> {
             }
             MessageType::MsgForgetLeader => {
                 if self.read_only.option == crate::config::ReadOnlyOption::LeaseBased {
-                    log!(self, Error, "ignoring MsgForgetLeader due to ReadOnlyLeaseBased");
+                    log!(
+                        self,
+                        Error,
+                        "ignoring MsgForgetLeader due to ReadOnlyLeaseBased"
+                    );
                     return Ok(());
                 }
                 if self.leader_id != INVALID_ID {

@@ -30,7 +30,13 @@ impl<S: Storage> Raft<S> {
         let li = match self.raft_log.append(&es) {
             Ok(li) => li,
             Err(e) => {
-                log!(self, Error, "{:x} failed to append to its own log: {}", self.id, e);
+                log!(
+                    self,
+                    Error,
+                    "{:x} failed to append to its own log: {}",
+                    self.id,
+                    e
+                );
                 return false;
             }
         };
@@ -171,7 +177,14 @@ impl<S: Storage> Raft<S> {
             Err(e) => {
                 // The message contradicts our committed log: it cannot come
                 // from a correct leader. Refuse it without changing state.
-                log!(self, Error, "{:x} rejected MsgApp from {:x}: {}", self.id, m.from, e);
+                log!(
+                    self,
+                    Error,
+                    "{:x} rejected MsgApp from {:x}: {}",
+                    self.id,
+                    m.from,
+                    e
+                );
                 return;
             }
         }
@@ -206,7 +219,14 @@ impl<S: Storage> Raft<S> {
         if let Err(e) = self.raft_log.commit_to(m.commit) {
             // A correct leader never sends a commit index beyond what we
             // acknowledged; ignore the bogus commit but still answer.
-            log!(self, Error, "{:x} ignored heartbeat commit from {:x}: {}", self.id, m.from, e);
+            log!(
+                self,
+                Error,
+                "{:x} ignored heartbeat commit from {:x}: {}",
+                self.id,
+                m.from,
+                e
+            );
         }
         self.send(Message {
             to: m.from,
@@ -245,7 +265,14 @@ impl<S: Storage> Raft<S> {
             }
             let pr = self.prs.progress.get_mut(&from).ok_or_else(no_progress)?;
             if pr.maybe_decr_to(m.index, next_probe_idx) {
-                log!(self, Debug, "{:x} decreased progress of {:x} to [{}]", self.id, from, pr);
+                log!(
+                    self,
+                    Debug,
+                    "{:x} decreased progress of {:x} to [{}]",
+                    self.id,
+                    from,
+                    pr
+                );
                 if pr.state == ProgressState::Replicate {
                     pr.become_probe();
                 }
@@ -339,7 +366,12 @@ impl<S: Storage> Raft<S> {
             }
             MessageType::MsgCheckQuorum => {
                 if !self.prs.quorum_active() {
-                    log!(self, Warn, "{:x} stepped down to follower since quorum is not active", self.id);
+                    log!(
+                        self,
+                        Warn,
+                        "{:x} stepped down to follower since quorum is not active",
+                        self.id
+                    );
                     let term = self.term;
                     self.become_follower(term, INVALID_ID);
                 }
@@ -360,7 +392,13 @@ impl<S: Storage> Raft<S> {
             _ => {}
         }
         if !self.prs.progress.contains_key(&m.from) {
-            log!(self, Debug, "{:x} no progress available for {:x}", self.id, m.from);
+            log!(
+                self,
+                Debug,
+                "{:x} no progress available for {:x}",
+                self.id,
+                m.from
+            );
             return Ok(());
         }
         match m.msg_type() {
@@ -377,7 +415,10 @@ impl<S: Storage> Raft<S> {
     /// Leader side of MsgProp.
     fn handle_proposal(&mut self, mut m: Message) -> Result<()> {
         if m.entries.is_empty() {
-            return Err(Error::Invariant(format!("{:x} stepped empty MsgProp", self.id)));
+            return Err(Error::Invariant(format!(
+                "{:x} stepped empty MsgProp",
+                self.id
+            )));
         }
         if !self.prs.progress.contains_key(&self.id) {
             // Removed from the configuration while leading.
