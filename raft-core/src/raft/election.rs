@@ -11,8 +11,8 @@ use crate::quorum::VoteResult;
 use crate::storage::Storage;
 
 impl<S: Storage> Raft<S> {
-    /// Handles MsgHup: campaigns unless leader, unpromotable or holding
-    /// unapplied conf changes.
+    /// Handles MsgHup: campaigns unless leader, already at the largest
+    /// possible term, unpromotable or holding unapplied conf changes.
     pub(crate) fn hup(&mut self, t: CampaignType) {
         if self.state == StateRole::Leader {
             log!(
@@ -20,6 +20,18 @@ impl<S: Storage> Raft<S> {
                 Debug,
                 "{:x} ignoring MsgHup because already leader",
                 self.id
+            );
+            return;
+        }
+        if self.term == u64::MAX {
+            // Only reachable through a peer (or storage) handing us the
+            // largest term; a new term cannot be started from there.
+            log!(
+                self,
+                Error,
+                "{:x} cannot campaign: term {} is the largest possible",
+                self.id,
+                self.term
             );
             return;
         }

@@ -39,6 +39,26 @@ pub fn is_local_msg_target(id: u64) -> bool {
     id == LOCAL_APPEND_THREAD || id == LOCAL_APPLY_THREAD
 }
 
+/// True for the message types that peers only ever send with a term (all
+/// but the forwarded proposals, read requests and transfer requests, and the
+/// local messages).
+fn always_carries_term(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgApp
+            | MessageType::MsgAppResp
+            | MessageType::MsgVote
+            | MessageType::MsgVoteResp
+            | MessageType::MsgPreVote
+            | MessageType::MsgPreVoteResp
+            | MessageType::MsgHeartbeat
+            | MessageType::MsgHeartbeatResp
+            | MessageType::MsgSnap
+            | MessageType::MsgTimeoutNow
+            | MessageType::MsgReadIndexResp
+    )
+}
+
 /// The role of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
@@ -534,6 +554,21 @@ impl<S: Storage> Raft<S> {
     /// The entry point for every message (etcd's `Step`).
     pub fn step(&mut self, m: Message) -> Result<()> {
         let t = m.msg_type();
+        if m.term == 0 && always_carries_term(t) {
+            // Peers always send these with their term. Without one the
+            // message would be taken for a local one of the current term:
+            // a vote answered without a term, a heartbeat turning a
+            // candidate into a follower of term 0. Malformed; drop it.
+            log!(
+                self,
+                Warn,
+                "{:x} ignored {:?} without a term from {:x}",
+                self.id,
+                t,
+                m.from
+            );
+            return Ok(());
+        }
         if m.term == 0 {
             // Local message.
         } else if m.term > self.term {

@@ -141,7 +141,7 @@ impl<S: Storage> Raft<S> {
                 "{:x} attempted to restore snapshot as leader; should never happen",
                 self.id
             );
-            let term = self.term + 1;
+            let term = self.term.saturating_add(1);
             self.become_follower(term, super::INVALID_ID);
             return false;
         }
@@ -200,6 +200,22 @@ impl<S: Storage> Raft<S> {
                 return false;
             }
         };
+        // A ConfState that restores to a different configuration (e.g. a
+        // node listed as both voter and learner) is impossible too.
+        let mut planned_tracker = fresh.clone();
+        planned_tracker.config = cfg.clone();
+        let planned_cs = planned_tracker.conf_state();
+        if !planned_cs.equivalent(&cs) {
+            log!(
+                self,
+                Error,
+                "{:x} ignored snapshot with an inconsistent configuration {:?} (restores to {:?})",
+                self.id,
+                cs,
+                planned_cs
+            );
+            return false;
+        }
         self.raft_log.restore(s);
         self.prs = fresh;
         let got = self.switch_to_config(cfg, prs);
