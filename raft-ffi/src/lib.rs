@@ -24,12 +24,12 @@ mod enums;
 mod guard;
 mod last_error;
 mod logger;
-// mod memory_storage;
+mod memory_storage;
 mod messages;
-// mod ready;
-// mod raw_node;
+mod ready;
+mod raw_node;
 mod result;
-// mod status;
+mod status;
 
 pub use result::raft_result;
 

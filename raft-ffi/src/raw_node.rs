@@ -8,8 +8,7 @@ use bytes::Bytes;
 use prost::Message as _;
 use raft_core::eraftpb::Message;
 use raft_core::proto_ext::ConfChangeI;
-use raft_core::raw_node::{RawNode, SnapshotStatus};
-use raft_core::Storage;
+use raft_core::{RawNode, SnapshotStatus, Storage};
 
 use crate::bytes::in_slice;
 use crate::callback_storage::{raft_storage_callbacks, CallbackStorage};
@@ -294,8 +293,7 @@ pub unsafe extern "C" fn raft_rawnode_read_index(
 ) -> raft_result {
     with_node("raft_rawnode_read_index", node, |n| {
         let c = Bytes::copy_from_slice(in_slice(ctx, len, "ctx")?);
-        n.read_index(c);
-        Ok(())
+        Ok(n.read_index(c)?)
     })
 }
 
@@ -306,8 +304,7 @@ pub unsafe extern "C" fn raft_rawnode_read_index(
 #[no_mangle]
 pub unsafe extern "C" fn raft_rawnode_transfer_leader(node: *const raft_rawnode, transferee: u64) -> raft_result {
     with_node("raft_rawnode_transfer_leader", node, |n| {
-        n.transfer_leader(transferee);
-        Ok(())
+        Ok(n.transfer_leader(transferee)?)
     })
 }
 
@@ -398,8 +395,7 @@ pub unsafe extern "C" fn raft_rawnode_status(node: *const raft_rawnode, out: *mu
 #[no_mangle]
 pub unsafe extern "C" fn raft_rawnode_report_unreachable(node: *const raft_rawnode, id: u64) -> raft_result {
     with_node("raft_rawnode_report_unreachable", node, |n| {
-        n.report_unreachable(id);
-        Ok(())
+        Ok(n.report_unreachable(id)?)
     })
 }
 
@@ -419,7 +415,6 @@ pub unsafe extern "C" fn raft_rawnode_report_snapshot(
             0 => SnapshotStatus::Finish,
             _ => SnapshotStatus::Failure,
         };
-        n.report_snapshot(id, s);
-        Ok(())
+        Ok(n.report_snapshot(id, s)?)
     })
 }

@@ -3,7 +3,7 @@
 //! `raft_ready_free`, also after `raft_rawnode_advance`.
 
 use prost::Message as _;
-use raft_core::raw_node::{Ready, StateRole};
+use raft_core::{Ready, StateRole};
 
 use crate::bytes::raft_bytes;
 use crate::decoded::{entry_view, snapshot_view};

@@ -1,6 +1,6 @@
 //! The node status as a C struct ([`raft_status`]).
 
-use raft_core::raw_node::{StateRole, Status};
+use raft_core::{StateRole, Status};
 
 /// A snapshot of a node's state, filled by `raft_rawnode_status`.
 #[repr(C)]
