@@ -43,8 +43,15 @@ impl fmt::Debug for Unstable {
     }
 }
 
-/// Checks that `ents` have consecutive indexes.
+/// Checks that `ents` have consecutive indexes below `u64::MAX` (the log
+/// positions use exclusive bounds, so index `u64::MAX` cannot be stored).
 pub(crate) fn check_consecutive(ents: &[Entry]) -> Result<()> {
+    if ents.last().is_some_and(|e| e.index == u64::MAX) {
+        return Err(Error::Invariant(format!(
+            "entry index {} is out of range",
+            u64::MAX
+        )));
+    }
     for w in ents.windows(2) {
         if w[0].index.checked_add(1) != Some(w[1].index) {
             return Err(Error::Invariant(format!(
@@ -81,7 +88,7 @@ impl Unstable {
     /// there are no entries.
     pub fn maybe_last_index(&self) -> Option<u64> {
         if !self.entries.is_empty() {
-            return Some(self.offset + self.entries.len() as u64 - 1);
+            return Some(self.offset + (self.entries.len() as u64 - 1));
         }
         self.snapshot.as_ref().map(|s| s.metadata.index)
     }
@@ -121,7 +128,7 @@ impl Unstable {
     /// [`next_snapshot`](Self::next_snapshot).
     pub fn accept_in_progress(&mut self) {
         if let Some(last) = self.entries.last() {
-            self.offset_in_progress = last.index + 1;
+            self.offset_in_progress = last.index.saturating_add(1);
         }
         if self.snapshot.is_some() {
             self.snapshot_in_progress = true;
@@ -163,9 +170,9 @@ impl Unstable {
             );
             return;
         }
-        let num = (index + 1 - self.offset) as usize;
+        let num = (index - self.offset) as usize + 1;
         self.entries.drain(..num);
-        self.offset = index + 1;
+        self.offset = index.saturating_add(1);
         self.offset_in_progress = self.offset_in_progress.max(self.offset);
         if self.entries.is_empty() && self.entries.capacity() > 1024 {
             // Do not keep a large buffer alive for an empty log.
@@ -202,7 +209,7 @@ impl Unstable {
         };
         check_consecutive(ents)?;
         let from = first.index;
-        let end = self.offset + self.entries.len() as u64;
+        let end = self.offset.saturating_add(self.entries.len() as u64);
         if from == end {
             // The next index: append directly.
             self.entries.extend_from_slice(ents);
@@ -249,7 +256,7 @@ impl Unstable {
                 "invalid unstable.slice {lo} > {hi}"
             )));
         }
-        let upper = self.offset + self.entries.len() as u64;
+        let upper = self.offset.saturating_add(self.entries.len() as u64);
         if lo < self.offset || hi > upper {
             return Err(Error::Invariant(format!(
                 "unstable.slice[{},{}) out of bound [{},{}]",

@@ -48,11 +48,11 @@ impl MemoryStorageCore {
     }
 
     fn first_index(&self) -> u64 {
-        self.offset() + 1
+        self.offset().saturating_add(1)
     }
 
     fn last_index(&self) -> u64 {
-        self.offset() + self.ents.len() as u64 - 1
+        self.offset() + (self.ents.len() as u64 - 1)
     }
 }
 
@@ -246,7 +246,7 @@ impl Storage for MemoryStorage {
         if low <= offset {
             return Err(StorageError::Compacted.into());
         }
-        if high > core.last_index() + 1 {
+        if high > core.last_index().saturating_add(1) {
             return Err(StorageError::Unavailable.into());
         }
         if core.ents.len() == 1 {

@@ -387,7 +387,7 @@ impl<S: Storage> RaftLog<S> {
         if self.applying_ents_paused || self.has_next_or_in_progress_snapshot() {
             return Vec::new();
         }
-        let lo = self.applying + 1;
+        let lo = self.applying.saturating_add(1);
         let hi = self.max_appliable_index(allow_unstable).saturating_add(1);
         if lo >= hi {
             return Vec::new();
@@ -535,7 +535,7 @@ impl<S: Storage> RaftLog<S> {
         if i > last {
             return Ok(Vec::new());
         }
-        self.slice(i, last + 1, max_size)
+        self.slice(i, last.saturating_add(1), max_size)
     }
 
     /// Every entry in the log. On an unexpected error the fault is kept and

@@ -954,3 +954,54 @@ fn snapshot_errors() {
     assert_eq!(l.snapshot(), Err(other("snap")));
     assert_eq!(l.take_fault(), Some(other("snap")));
 }
+
+#[test]
+fn indexes_at_the_top_of_the_range_do_not_overflow() {
+    let mut l = log_with(None, &ents(1..3));
+    l.restore(snap(u64::MAX - 2, 1));
+    assert_eq!(
+        l.maybe_append(u64::MAX - 2, 1, u64::MAX, &[ent(u64::MAX - 1, 1)]),
+        Ok(Some(u64::MAX - 1))
+    );
+    assert_eq!(l.last_index(), u64::MAX - 1);
+    assert_eq!(l.committed, u64::MAX - 1);
+    // Index u64::MAX cannot be stored: refused, nothing changes.
+    let before = l.to_string();
+    assert_eq!(
+        l.maybe_append(u64::MAX - 1, 1, u64::MAX, &[ent(u64::MAX, 1)]),
+        Err(Error::Invariant(format!(
+            "entry index {} is out of range",
+            u64::MAX
+        )))
+    );
+    assert!(matches!(
+        l.append(&[ent(u64::MAX, 1)]),
+        Err(Error::Invariant(_))
+    ));
+    assert!(matches!(
+        l.unstable.truncate_and_append(&[ent(u64::MAX, 1)]),
+        Err(Error::Invariant(_))
+    ));
+    assert_eq!(l.to_string(), before);
+    l.accept_unstable();
+    assert!(l.next_unstable_ents().is_empty());
+    assert_eq!(
+        l.entries(u64::MAX - 1, NO_LIMIT).unwrap(),
+        vec![ent(u64::MAX - 1, 1)]
+    );
+    assert_eq!(l.find_conflict_by_term(u64::MAX, 1), (u64::MAX, 0));
+    assert_eq!(l.find_conflict_by_term(u64::MAX - 1, 1), (u64::MAX - 1, 1));
+    l.stable_to(u64::MAX - 1, 1);
+    assert_eq!(l.unstable.offset, u64::MAX);
+    assert!(!l.has_fault());
+
+    // A snapshot at the very top does not make the storage overflow.
+    let s = MemoryStorage::new();
+    s.apply_snapshot(snap(u64::MAX, 1)).unwrap();
+    assert_eq!(s.first_index().unwrap(), u64::MAX);
+    assert_eq!(s.last_index().unwrap(), u64::MAX);
+    assert!(s.entries(u64::MAX, u64::MAX, NO_LIMIT).is_err());
+    let l = RaftLog::new(s, null()).unwrap();
+    assert_eq!(l.last_index(), u64::MAX);
+    assert_eq!(l.term(u64::MAX), Ok(1));
+}
