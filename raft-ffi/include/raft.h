@@ -135,7 +135,9 @@ enum raft_result
      */
     RAFT_ERR_PANIC = 16,
     /**
-     * The handle panicked earlier and refuses every call but `_free`.
+     * The handle failed earlier (a caught panic, or a storage failure that
+     * left the node in an unknown state) and refuses every call but
+     * `_free`; rebuild the node from its storage.
      */
     RAFT_ERR_POISONED = 17,
 };
@@ -482,6 +484,34 @@ typedef int32_t raft_snapshot_status;
  * several threads while no thread frees it.
  */
 typedef struct raft_decoded raft_decoded;
+
+/**
+ * The core's in-memory storage (etcd `MemoryStorage`). A node created from
+ * it with `raft_rawnode_new` shares its state: the application appends the
+ * Ready's entries, hard state and snapshot here and the node reads them.
+ *
+ * Threading: the state is internally locked, so the handle may be used
+ * from one thread while a node built on it runs on another; the handle
+ * itself (its last-error message) must not be used by two threads at once.
+ */
+typedef struct raft_memory_storage raft_memory_storage;
+
+/**
+ * A Raft node (etcd RawNode). Drive it with tick/step/propose, then
+ * ready → persist, send, apply → advance.
+ *
+ * Threading: one thread at a time; it may move between threads between
+ * calls. Storage and log callbacks run on the calling thread; a call on the
+ * same node from inside one of them returns RAFT_ERR_MISUSE.
+ */
+typedef struct raft_rawnode raft_rawnode;
+
+/**
+ * One Ready: the core value, its encoded messages and the views of both.
+ * Threading: immutable after creation; may be moved between threads and
+ * read from several threads while no thread frees it.
+ */
+typedef struct raft_ready raft_ready;
 
 /**
  * Collects the results of one storage callback. Valid only during that
@@ -848,6 +878,11 @@ typedef struct raft_config {
      */
     bool immediate_self_ack;
     /**
+     * Merge contiguous append messages to the same peer within one Ready
+     * (default true; false reproduces etcd's one message per proposal).
+     */
+    bool merge_appends;
+    /**
      * Use `seed` for the election-timeout generator (else derived from the
      * id and the clock).
      */
@@ -869,6 +904,184 @@ typedef struct raft_config {
      */
     int32_t log_level;
 } raft_config;
+
+/**
+ * Returns the saved hard state in `*hs` and the conf state through
+ * `raft_sink_set_conf_state` (an unset conf state means an empty one).
+ */
+typedef int32_t (*raft_initial_state_fn)(void *userdata,
+                                         struct raft_hard_state *hs,
+                                         struct raft_sink *sink);
+
+/**
+ * Pushes the entries `[lo, hi)` with `raft_sink_push_entry[_bytes]`, in
+ * order, stopping when their encoded size exceeds `max_size` (but at least
+ * one entry). UINT64_MAX means no limit.
+ */
+typedef int32_t (*raft_entries_fn)(void *userdata,
+                                   uint64_t lo,
+                                   uint64_t hi,
+                                   uint64_t max_size,
+                                   struct raft_sink *sink);
+
+/**
+ * Writes the term of entry `index` to `*term`.
+ */
+typedef int32_t (*raft_term_fn)(void *userdata,
+                                uint64_t index,
+                                uint64_t *term,
+                                struct raft_sink *sink);
+
+/**
+ * Writes an index (first or last) to `*index`.
+ */
+typedef int32_t (*raft_index_fn)(void *userdata, uint64_t *index, struct raft_sink *sink);
+
+/**
+ * Sets the most recent snapshot with `raft_sink_set_snapshot[_bytes]`.
+ */
+typedef int32_t (*raft_snapshot_fn)(void *userdata, struct raft_sink *sink);
+
+/**
+ * A storage implemented by the caller, as etcd's `raft.Storage`.
+ *
+ * Every callback returns 0 (RAFT_OK) on success, or one of
+ * RAFT_ERR_COMPACTED, RAFT_ERR_UNAVAILABLE, RAFT_ERR_SNAPSHOT_OUT_OF_DATE,
+ * RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE, which the core handles as
+ * etcd's storage errors; any other non-zero value is a storage failure
+ * (RAFT_ERR_STORAGE, message from `raft_sink_set_error`). A callback's
+ * out-parameters and sink are valid only during that call. Callbacks run on
+ * the thread calling into the node and must not call functions of that
+ * node.
+ *
+ * Versioning: set `struct_size = sizeof(raft_storage_callbacks)`. Later
+ * versions only append fields; the library reads the first `struct_size`
+ * bytes and treats fields beyond them as NULL.
+ */
+typedef struct raft_storage_callbacks {
+    /**
+     * `sizeof(raft_storage_callbacks)` as compiled by the caller.
+     */
+    size_t struct_size;
+    /**
+     * Passed to every callback. The caller keeps whatever it points to alive
+     * until the node using this table is freed.
+     */
+    void *userdata;
+    /**
+     * Required.
+     */
+    raft_initial_state_fn initial_state;
+    /**
+     * Required.
+     */
+    raft_entries_fn entries;
+    /**
+     * Required.
+     */
+    raft_term_fn term;
+    /**
+     * Required.
+     */
+    raft_index_fn first_index;
+    /**
+     * Required.
+     */
+    raft_index_fn last_index;
+    /**
+     * Required.
+     */
+    raft_snapshot_fn snapshot;
+} raft_storage_callbacks;
+
+/**
+ * A snapshot of a node's state, filled by `raft_rawnode_status`.
+ */
+typedef struct raft_status {
+    /**
+     * Node id.
+     */
+    uint64_t id;
+    /**
+     * Current term.
+     */
+    uint64_t term;
+    /**
+     * Vote in the current term (0 = none).
+     */
+    uint64_t vote;
+    /**
+     * Commit index.
+     */
+    uint64_t commit;
+    /**
+     * Known leader (0 = none).
+     */
+    uint64_t leader_id;
+    /**
+     * A `raft_state_role`.
+     */
+    int32_t raft_state;
+    /**
+     * Applied index.
+     */
+    uint64_t applied;
+    /**
+     * Target of a leader transfer in progress (0 = none).
+     */
+    uint64_t lead_transferee;
+} raft_status;
+
+/**
+ * Leader and role of the node.
+ */
+typedef struct raft_soft_state {
+    /**
+     * The known leader (0 = none).
+     */
+    uint64_t leader_id;
+    /**
+     * A `raft_state_role`.
+     */
+    int32_t raft_state;
+} raft_soft_state;
+
+/**
+ * A message to send, already encoded as raftpb `Message` bytes, with the
+ * routing fields readable without decoding.
+ */
+typedef struct raft_envelope {
+    /**
+     * Recipient node id.
+     */
+    uint64_t to;
+    /**
+     * Sender node id.
+     */
+    uint64_t from;
+    /**
+     * A `raft_message_type`.
+     */
+    int32_t msg_type;
+    /**
+     * The encoded message: pass it to the recipient's `raft_rawnode_step`.
+     */
+    struct raft_bytes bytes;
+} raft_envelope;
+
+/**
+ * The answer to a `raft_rawnode_read_index` request.
+ */
+typedef struct raft_read_state {
+    /**
+     * Reads are linearizable once this index is applied.
+     */
+    uint64_t index;
+    /**
+     * The request context passed to `raft_rawnode_read_index`.
+     */
+    struct raft_bytes request_ctx;
+} raft_read_state;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1099,6 +1312,472 @@ void raft_decoded_free(struct raft_decoded **decoded);
  * library and stays valid until the next failing call on the same thread.
  */
 const char *raft_last_error(void);
+
+/**
+ * Creates an empty storage in `*out` (release with
+ * `raft_memory_storage_free`).
+ *
+ * # Safety
+ * `out` is NULL or valid for writes.
+ */
+raft_result raft_memory_storage_new(struct raft_memory_storage **out);
+
+/**
+ * Creates a storage whose initial membership is `*cs` (for a node that is
+ * started without `raft_rawnode_bootstrap`).
+ *
+ * # Safety
+ * Pointers are NULL or valid for the duration of the call.
+ */
+raft_result raft_memory_storage_new_with_conf_state(const struct raft_conf_state *cs,
+                                                    struct raft_memory_storage **out);
+
+/**
+ * Releases the handle and sets `*ms` to NULL. A node created from it keeps
+ * its own reference to the shared state. Accepts NULL.
+ *
+ * # Safety
+ * `ms` is NULL or points to NULL or to a live handle.
+ */
+void raft_memory_storage_free(struct raft_memory_storage **ms);
+
+/**
+ * The message of the last failed call on `ms` ("" if none), valid until
+ * the next failing call on it or its release; for NULL, the thread's last
+ * error.
+ *
+ * # Safety
+ * `ms` is NULL or a live handle.
+ */
+const char *raft_memory_storage_last_error(const struct raft_memory_storage *ms);
+
+/**
+ * Appends entries (copied): entries overlapping the log replace its tail
+ * (as etcd's `MemoryStorage.Append`). A gap after the last index is an
+ * error.
+ *
+ * # Safety
+ * `entries` is NULL (with `len` 0) or points to `len` valid entries.
+ */
+raft_result raft_memory_storage_append(const struct raft_memory_storage *ms,
+                                       const struct raft_entry *entries,
+                                       size_t len);
+
+/**
+ * Saves the hard state.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_set_hard_state(const struct raft_memory_storage *ms,
+                                               const struct raft_hard_state *hs);
+
+/**
+ * Reads the saved hard state into `*out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_hard_state(const struct raft_memory_storage *ms,
+                                           struct raft_hard_state *out);
+
+/**
+ * Replaces the storage's contents with a snapshot (received from a
+ * leader). An older snapshot gives RAFT_ERR_SNAPSHOT_OUT_OF_DATE.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_apply_snapshot(const struct raft_memory_storage *ms,
+                                               const struct raft_snapshot *snap);
+
+/**
+ * Discards the entries before `index` (which must not exceed the last
+ * index); older indexes give RAFT_ERR_COMPACTED.
+ *
+ * # Safety
+ * `ms` is NULL or a live handle.
+ */
+raft_result raft_memory_storage_compact(const struct raft_memory_storage *ms, uint64_t index);
+
+/**
+ * Makes a snapshot at `index` (an applied index) with the application
+ * state `(data, len)` (copied) and membership `*cs` (NULL keeps the
+ * membership of the previous snapshot). It is what the node sends to
+ * followers that fell behind the compaction point.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_create_snapshot(const struct raft_memory_storage *ms,
+                                                uint64_t index,
+                                                const struct raft_conf_state *cs,
+                                                const uint8_t *data,
+                                                size_t len);
+
+/**
+ * Reads the current snapshot; `*decoded` owns the views of `*out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_snapshot(const struct raft_memory_storage *ms,
+                                         struct raft_decoded **decoded,
+                                         struct raft_snapshot *out);
+
+/**
+ * Reads the entries `[lo, hi)`, limited to `max_size` encoded bytes (at
+ * least one entry; UINT64_MAX = no limit). `*entries` is an array of `*len`
+ * views owned by `*decoded`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_entries(const struct raft_memory_storage *ms,
+                                        uint64_t lo,
+                                        uint64_t hi,
+                                        uint64_t max_size,
+                                        struct raft_decoded **decoded,
+                                        const struct raft_entry **entries,
+                                        size_t *len);
+
+/**
+ * Writes the term of entry `index` to `*term`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_term(const struct raft_memory_storage *ms,
+                                     uint64_t index,
+                                     uint64_t *term);
+
+/**
+ * Writes the first available index to `*index`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_first_index(const struct raft_memory_storage *ms, uint64_t *index);
+
+/**
+ * Writes the last index to `*index`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_last_index(const struct raft_memory_storage *ms, uint64_t *index);
+
+/**
+ * Creates a node on a memory storage (shared: the application keeps
+ * writing the Ready's data into `storage`, which may be freed before the
+ * node). The config is validated (RAFT_ERR_CONFIG_INVALID).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_new(const struct raft_config *cfg,
+                             const struct raft_memory_storage *storage,
+                             struct raft_rawnode **out);
+
+/**
+ * Creates a node on a storage implemented by the caller. The table is
+ * copied; `callbacks->userdata` must stay valid until the node is freed.
+ *
+ * # Safety
+ * Pointers are NULL or valid; the callbacks follow the contract of
+ * `raft_storage_callbacks`.
+ */
+raft_result raft_rawnode_new_with_callbacks(const struct raft_config *cfg,
+                                            const struct raft_storage_callbacks *callbacks,
+                                            struct raft_rawnode **out);
+
+/**
+ * Releases the node and sets `*node` to NULL. Accepts NULL. Refused (the
+ * node stays alive) when called from a callback of that node.
+ *
+ * # Safety
+ * `node` is NULL or points to NULL or to a live handle.
+ */
+void raft_rawnode_free(struct raft_rawnode **node);
+
+/**
+ * The message of the last failed call on `node` ("" if none), valid until
+ * the next failing call on it or its release; for NULL, the thread's last
+ * error.
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+const char *raft_rawnode_last_error(const struct raft_rawnode *node);
+
+/**
+ * Bootstraps a new cluster on an empty storage: one ConfChangeAddNode
+ * entry per peer at term 1, committed; the first Ready returns them.
+ *
+ * # Safety
+ * `peers` is NULL (with `len` 0) or points to `len` ids.
+ */
+raft_result raft_rawnode_bootstrap(const struct raft_rawnode *node,
+                                   const uint64_t *peers,
+                                   size_t len);
+
+/**
+ * Advances the logical clock by one tick.
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+raft_result raft_rawnode_tick(const struct raft_rawnode *node);
+
+/**
+ * Starts an election now.
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+raft_result raft_rawnode_campaign(const struct raft_rawnode *node);
+
+/**
+ * Proposes `(data, len)` (copied) for the log. RAFT_ERR_PROPOSAL_DROPPED
+ * when it cannot be accepted now.
+ *
+ * # Safety
+ * `(data, len)` is readable.
+ */
+raft_result raft_rawnode_propose(const struct raft_rawnode *node, const uint8_t *data, size_t len);
+
+/**
+ * Proposes a membership change (v1).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_propose_conf_change(const struct raft_rawnode *node,
+                                             const struct raft_conf_change *cc);
+
+/**
+ * Proposes a (possibly joint) membership change (v2).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_propose_conf_change_v2(const struct raft_rawnode *node,
+                                                const struct raft_conf_change_v2 *cc);
+
+/**
+ * Applies a committed membership change (v1) and returns the new
+ * membership: `*out`'s arrays are owned by `*decoded`. Pass NULL for both
+ * `decoded` and `out` when the membership is not needed.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_apply_conf_change(const struct raft_rawnode *node,
+                                           const struct raft_conf_change *cc,
+                                           struct raft_decoded **decoded,
+                                           struct raft_conf_state *out);
+
+/**
+ * Applies a committed membership change (v2); as
+ * `raft_rawnode_apply_conf_change`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_apply_conf_change_v2(const struct raft_rawnode *node,
+                                              const struct raft_conf_change_v2 *cc,
+                                              struct raft_decoded **decoded,
+                                              struct raft_conf_state *out);
+
+/**
+ * Requests a linearizable read; the answer comes back as a read state
+ * carrying `(ctx, len)` (copied) in a later Ready.
+ *
+ * # Safety
+ * `(ctx, len)` is readable.
+ */
+raft_result raft_rawnode_read_index(const struct raft_rawnode *node,
+                                    const uint8_t *ctx,
+                                    size_t len);
+
+/**
+ * Asks the leader to hand leadership to `transferee`.
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+raft_result raft_rawnode_transfer_leader(const struct raft_rawnode *node, uint64_t transferee);
+
+/**
+ * Makes a follower forget its leader (etcd ForgetLeader).
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+raft_result raft_rawnode_forget_leader(const struct raft_rawnode *node);
+
+/**
+ * Feeds a message received from a peer, as raftpb `Message` bytes
+ * (copied). Malformed bytes give RAFT_ERR_DECODE; local message types
+ * RAFT_ERR_STEP_LOCAL_MSG; responses from unknown peers
+ * RAFT_ERR_STEP_PEER_NOT_FOUND.
+ *
+ * # Safety
+ * `(msg, len)` is readable.
+ */
+raft_result raft_rawnode_step(const struct raft_rawnode *node, const uint8_t *msg, size_t len);
+
+/**
+ * Writes whether a Ready is pending to `*out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_has_ready(const struct raft_rawnode *node, bool *out);
+
+/**
+ * Takes the pending Ready into `*out` (release with `raft_ready_free`; its
+ * views stay valid until then). Persist its entries, hard state and
+ * snapshot, send its messages, apply its committed entries, then call
+ * `raft_rawnode_advance`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_ready(const struct raft_rawnode *node, struct raft_ready **out);
+
+/**
+ * Tells the node that the last Ready was fully handled. Without an
+ * outstanding Ready it returns RAFT_ERR_MISUSE.
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+raft_result raft_rawnode_advance(const struct raft_rawnode *node);
+
+/**
+ * Writes the node's status to `*out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_status(const struct raft_rawnode *node, struct raft_status *out);
+
+/**
+ * Reports that the last message to `id` could not be delivered.
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+raft_result raft_rawnode_report_unreachable(const struct raft_rawnode *node, uint64_t id);
+
+/**
+ * Reports the outcome (a `raft_snapshot_status`) of sending a snapshot to
+ * `id`.
+ *
+ * # Safety
+ * `node` is NULL or a live handle.
+ */
+raft_result raft_rawnode_report_snapshot(const struct raft_rawnode *node,
+                                         uint64_t id,
+                                         int32_t status);
+
+/**
+ * Releases the Ready and every view obtained from it, and sets `*rd` to
+ * NULL (a later call through the same variable gets RAFT_ERR_NULL).
+ * Accepts NULL. Freeing does not advance the node.
+ *
+ * # Safety
+ * `rd` is NULL or points to NULL or to a live handle.
+ */
+void raft_ready_free(struct raft_ready **rd);
+
+/**
+ * The soft state, if it changed: `*changed` tells, and `*out` is written
+ * only when it did.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_soft_state(const struct raft_ready *rd,
+                                  bool *changed,
+                                  struct raft_soft_state *out);
+
+/**
+ * The hard state to persist, if it changed: `*changed` tells, and `*out`
+ * is written only when it did.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_hard_state(const struct raft_ready *rd,
+                                  bool *changed,
+                                  struct raft_hard_state *out);
+
+/**
+ * The entries to persist (before sending the messages): `*out` is an
+ * array of `*len` views valid until `raft_ready_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_entries(const struct raft_ready *rd,
+                               const struct raft_entry **out,
+                               size_t *len);
+
+/**
+ * The committed entries to apply: `*out` is an array of `*len` views valid
+ * until `raft_ready_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_committed_entries(const struct raft_ready *rd,
+                                         const struct raft_entry **out,
+                                         size_t *len);
+
+/**
+ * The messages to send (after persisting): `*out` is an array of `*len`
+ * envelopes whose bytes stay valid until `raft_ready_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_messages(const struct raft_ready *rd,
+                                const struct raft_envelope **out,
+                                size_t *len);
+
+/**
+ * The answers to read-index requests: `*out` is an array of `*len` views
+ * valid until `raft_ready_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_read_states(const struct raft_ready *rd,
+                                   const struct raft_read_state **out,
+                                   size_t *len);
+
+/**
+ * The snapshot to persist and apply, if any: `*present` tells (index != 0)
+ * and `*out` is written only then; its views are valid until
+ * `raft_ready_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_snapshot(const struct raft_ready *rd,
+                                bool *present,
+                                struct raft_snapshot *out);
+
+/**
+ * Whether the hard state and entries must be synced to disk before the
+ * messages are sent.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_ready_must_sync(const struct raft_ready *rd, bool *out);
 
 /**
  * Returns a static, NUL-terminated description of `code` that starts with

@@ -54,6 +54,9 @@ pub struct raft_config {
     /// Count the node's own appends and votes before they are persisted
     /// (etcd before v3.6).
     pub immediate_self_ack: bool,
+    /// Merge contiguous append messages to the same peer within one Ready
+    /// (default true; false reproduces etcd's one message per proposal).
+    pub merge_appends: bool,
     /// Use `seed` for the election-timeout generator (else derived from the
     /// id and the clock).
     pub has_seed: bool,
@@ -94,6 +97,7 @@ pub unsafe extern "C" fn raft_config_init(cfg: *mut raft_config, id: u64) -> raf
             step_down_on_removal: d.step_down_on_removal,
             async_storage_writes: d.async_storage_writes,
             immediate_self_ack: d.immediate_self_ack,
+            merge_appends: d.merge_appends,
             has_seed: false,
             seed: 0,
             log_fn: None,
@@ -133,6 +137,7 @@ pub fn config_in(c: &raft_config) -> FfiResult<Config> {
         step_down_on_removal: c.step_down_on_removal,
         async_storage_writes: c.async_storage_writes,
         immediate_self_ack: c.immediate_self_ack,
+        merge_appends: c.merge_appends,
         logger,
         seed: c.has_seed.then_some(c.seed),
     })

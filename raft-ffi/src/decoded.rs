@@ -2,9 +2,7 @@
 //! handle: every pointer in a view returned together with a `raft_decoded`
 //! stays valid until that handle is freed.
 
-use raft_core::eraftpb::{
-    ConfChange, ConfChangeV2, ConfState, Entry, HardState, Message, Snapshot,
-};
+use raft_core::eraftpb::{ConfChange, ConfChangeV2, ConfState, Entry, Message, Snapshot};
 
 use crate::bytes::raft_bytes;
 use crate::guard::{free_handle, Handle};
@@ -138,7 +136,9 @@ impl Arena {
     }
 }
 
-/// The decoded value a [`raft_decoded`] keeps alive.
+/// The decoded value a [`raft_decoded`] keeps alive. The fields are never
+/// read: they only own the memory the views point into.
+#[allow(dead_code)]
 pub enum Value {
     /// An entry.
     Entry(Box<Entry>),
@@ -154,8 +154,6 @@ pub enum Value {
     ConfState(Box<ConfState>),
     /// A snapshot.
     Snapshot(Box<Snapshot>),
-    /// A hard state (no heap parts).
-    HardState(HardState),
 }
 
 /// Owner of decoded data: the views returned with it point into it and stay

@@ -26,8 +26,8 @@ mod last_error;
 mod logger;
 mod memory_storage;
 mod messages;
-mod ready;
 mod raw_node;
+mod ready;
 mod result;
 mod status;
 

@@ -85,7 +85,6 @@ mod tests {
         raft_core::raft_log!(l, Level::Debug, "hidden {}", 1);
         raft_core::raft_log!(l, Level::Warn, "shown {}", 2);
         assert!(!l.enabled(Level::Off));
-        drop(l);
         assert_eq!(lines, vec![(2, "shown 2".to_owned())]);
     }
 }

@@ -9,10 +9,10 @@ use raft_core::{MemoryStorage, Storage};
 use crate::bytes::in_slice;
 use crate::decoded::{raft_decoded, snapshot_view, Arena, Value};
 use crate::guard::{free_handle, in_ref, out_ptr, with_handle, Handle};
-use crate::last_error::{HandleState, raft_last_error};
+use crate::last_error::{raft_last_error, HandleState};
 use crate::messages::{
-    conf_state_in, entry_in, in_array, raft_conf_state, raft_entry, raft_hard_state,
-    raft_snapshot, snapshot_in,
+    conf_state_in, entry_in, in_array, raft_conf_state, raft_entry, raft_hard_state, raft_snapshot,
+    snapshot_in,
 };
 use crate::result::{raft_result, FfiResult};
 
@@ -57,8 +57,12 @@ fn new_into(out: *mut *mut raft_memory_storage, ms: MemoryStorage) -> FfiResult<
 /// # Safety
 /// `out` is NULL or valid for writes.
 #[no_mangle]
-pub unsafe extern "C" fn raft_memory_storage_new(out: *mut *mut raft_memory_storage) -> raft_result {
-    crate::guard::guard("raft_memory_storage_new", || new_into(out, MemoryStorage::new()))
+pub unsafe extern "C" fn raft_memory_storage_new(
+    out: *mut *mut raft_memory_storage,
+) -> raft_result {
+    crate::guard::guard("raft_memory_storage_new", || {
+        new_into(out, MemoryStorage::new())
+    })
 }
 
 /// Creates a storage whose initial membership is `*cs` (for a node that is
@@ -95,7 +99,9 @@ pub unsafe extern "C" fn raft_memory_storage_free(ms: *mut *mut raft_memory_stor
 /// # Safety
 /// `ms` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn raft_memory_storage_last_error(ms: *const raft_memory_storage) -> *const c_char {
+pub unsafe extern "C" fn raft_memory_storage_last_error(
+    ms: *const raft_memory_storage,
+) -> *const c_char {
     // SAFETY: `ms` is NULL or live (contract).
     match unsafe { ms.as_ref() } {
         Some(m) => m.st.error_ptr(),
@@ -178,7 +184,10 @@ pub unsafe extern "C" fn raft_memory_storage_apply_snapshot(
 /// # Safety
 /// `ms` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn raft_memory_storage_compact(ms: *const raft_memory_storage, index: u64) -> raft_result {
+pub unsafe extern "C" fn raft_memory_storage_compact(
+    ms: *const raft_memory_storage,
+    index: u64,
+) -> raft_result {
     with_handle("raft_memory_storage_compact", ms, |m| {
         m.ms.compact(index)?;
         Ok(())
@@ -311,4 +320,3 @@ pub unsafe extern "C" fn raft_memory_storage_last_index(
         Ok(())
     })
 }
-

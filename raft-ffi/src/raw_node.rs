@@ -63,7 +63,11 @@ fn with_node(
     })
 }
 
-fn create(cfg: *const raft_config, store: Box<dyn Storage>, out: *mut *mut raft_rawnode) -> FfiResult<()> {
+fn create(
+    cfg: *const raft_config,
+    store: Box<dyn Storage>,
+    out: *mut *mut raft_rawnode,
+) -> FfiResult<()> {
     let out = out_ptr(out, "out")?;
     let cfg = config_in(in_ref(cfg, "cfg")?)?;
     let node = RawNode::new(&cfg, store)?;
@@ -237,7 +241,8 @@ fn apply(
     let cs = Box::new(n.apply_conf_change(&cc)?);
     if want {
         let v = conf_state_view(&cs);
-        *out_ptr(decoded, "decoded")? = raft_decoded::into_raw(Value::ConfState(cs), Arena::default());
+        *out_ptr(decoded, "decoded")? =
+            raft_decoded::into_raw(Value::ConfState(cs), Arena::default());
         *out_ptr(out, "out")? = v;
     }
     Ok(())
@@ -302,7 +307,10 @@ pub unsafe extern "C" fn raft_rawnode_read_index(
 /// # Safety
 /// `node` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn raft_rawnode_transfer_leader(node: *const raft_rawnode, transferee: u64) -> raft_result {
+pub unsafe extern "C" fn raft_rawnode_transfer_leader(
+    node: *const raft_rawnode,
+    transferee: u64,
+) -> raft_result {
     with_node("raft_rawnode_transfer_leader", node, |n| {
         Ok(n.transfer_leader(transferee)?)
     })
@@ -314,7 +322,9 @@ pub unsafe extern "C" fn raft_rawnode_transfer_leader(node: *const raft_rawnode,
 /// `node` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn raft_rawnode_forget_leader(node: *const raft_rawnode) -> raft_result {
-    with_node("raft_rawnode_forget_leader", node, |n| Ok(n.forget_leader()?))
+    with_node("raft_rawnode_forget_leader", node, |n| {
+        Ok(n.forget_leader()?)
+    })
 }
 
 /// Feeds a message received from a peer, as raftpb `Message` bytes
@@ -341,7 +351,10 @@ pub unsafe extern "C" fn raft_rawnode_step(
 /// # Safety
 /// Pointers are NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn raft_rawnode_has_ready(node: *const raft_rawnode, out: *mut bool) -> raft_result {
+pub unsafe extern "C" fn raft_rawnode_has_ready(
+    node: *const raft_rawnode,
+    out: *mut bool,
+) -> raft_result {
     with_node("raft_rawnode_has_ready", node, |n| {
         *out_ptr(out, "out")? = n.has_ready();
         Ok(())
@@ -356,7 +369,10 @@ pub unsafe extern "C" fn raft_rawnode_has_ready(node: *const raft_rawnode, out: 
 /// # Safety
 /// Pointers are NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn raft_rawnode_ready(node: *const raft_rawnode, out: *mut *mut raft_ready) -> raft_result {
+pub unsafe extern "C" fn raft_rawnode_ready(
+    node: *const raft_rawnode,
+    out: *mut *mut raft_ready,
+) -> raft_result {
     with_node("raft_rawnode_ready", node, |n| {
         let out = out_ptr(out, "out")?;
         let rd = n.ready()?;
@@ -380,7 +396,10 @@ pub unsafe extern "C" fn raft_rawnode_advance(node: *const raft_rawnode) -> raft
 /// # Safety
 /// Pointers are NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn raft_rawnode_status(node: *const raft_rawnode, out: *mut raft_status) -> raft_result {
+pub unsafe extern "C" fn raft_rawnode_status(
+    node: *const raft_rawnode,
+    out: *mut raft_status,
+) -> raft_result {
     with_node("raft_rawnode_status", node, |n| {
         let out = out_ptr(out, "out")?;
         *out = raft_status::of(&n.status(), role_code);
@@ -393,7 +412,10 @@ pub unsafe extern "C" fn raft_rawnode_status(node: *const raft_rawnode, out: *mu
 /// # Safety
 /// `node` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn raft_rawnode_report_unreachable(node: *const raft_rawnode, id: u64) -> raft_result {
+pub unsafe extern "C" fn raft_rawnode_report_unreachable(
+    node: *const raft_rawnode,
+    id: u64,
+) -> raft_result {
     with_node("raft_rawnode_report_unreachable", node, |n| {
         Ok(n.report_unreachable(id)?)
     })

@@ -227,7 +227,9 @@ pub unsafe extern "C" fn raft_ready_committed_entries(
     out: *mut *const raft_entry,
     len: *mut usize,
 ) -> raft_result {
-    array("raft_ready_committed_entries", rd, out, len, |r| &r.committed)
+    array("raft_ready_committed_entries", rd, out, len, |r| {
+        &r.committed
+    })
 }
 
 /// The messages to send (after persisting): `*out` is an array of `*len`
@@ -287,10 +289,12 @@ pub unsafe extern "C" fn raft_ready_snapshot(
 /// # Safety
 /// Pointers are NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn raft_ready_must_sync(rd: *const raft_ready, out: *mut bool) -> raft_result {
+pub unsafe extern "C" fn raft_ready_must_sync(
+    rd: *const raft_ready,
+    out: *mut bool,
+) -> raft_result {
     with_handle("raft_ready_must_sync", rd, |r| {
         *out_ptr(out, "out")? = r.rd.must_sync;
         Ok(())
     })
 }
-

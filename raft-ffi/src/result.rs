@@ -50,7 +50,9 @@ pub enum raft_result {
     RAFT_ERR_STORAGE = 15,
     /// An internal panic was caught. The handle is now unusable.
     RAFT_ERR_PANIC = 16,
-    /// The handle panicked earlier and refuses every call but `_free`.
+    /// The handle failed earlier (a caught panic, or a storage failure that
+    /// left the node in an unknown state) and refuses every call but
+    /// `_free`; rebuild the node from its storage.
     RAFT_ERR_POISONED = 17,
 }
 
@@ -83,7 +85,7 @@ impl raft_result {
             }
             RAFT_ERR_STORAGE => "RAFT_ERR_STORAGE: storage failure\0",
             RAFT_ERR_PANIC => "RAFT_ERR_PANIC: internal panic caught; handle unusable\0",
-            RAFT_ERR_POISONED => "RAFT_ERR_POISONED: handle unusable after an earlier panic\0",
+            RAFT_ERR_POISONED => "RAFT_ERR_POISONED: handle unusable after an earlier failure\0",
         }
     }
 
@@ -179,6 +181,7 @@ impl From<Error> for Fail {
             Error::Decode(_) => RAFT_ERR_DECODE,
             Error::Misuse(_) => RAFT_ERR_MISUSE,
             Error::Invariant(_) => RAFT_ERR_INVARIANT,
+            Error::Poisoned(_) => RAFT_ERR_POISONED,
         };
         Fail::new(code, e.to_string())
     }

@@ -170,7 +170,9 @@ static void deliver() {
 }
 
 static void stabilize() {
+    int rounds = 0;
     for (bool progress = true; progress;) {
+        CHECK(++rounds < 100000);  // a cluster that never goes quiet is a bug
         progress = false;
         for (auto &kv : nodes) progress |= handle_ready(kv.second);
         if (!net.empty()) {
@@ -243,7 +245,17 @@ int main() {
     CHECK(nodes.at(lead).read_states[0].second == "read-1");
     CHECK(nodes.at(lead).read_states[0].first >= nodes.at(lead).applied - 1);
 
-    // 4. Compact the leader's log behind a snapshot.
+    // 4. Add node 4 as a learner (v1). The node does not run yet: messages
+    //    to it are dropped.
+    raft::ConfChange add4;
+    add4.type = RAFT_CONF_CHANGE_ADD_LEARNER_NODE;
+    add4.node_id = 4;
+    nodes.at(lead).node->propose_conf_change(add4);
+    stabilize();
+    for (auto &kv : nodes) CHECK(kv.second.cs.learners.size() == 1 && kv.second.cs.learners[0] == 4);
+
+    // 5. Compact the leader's log behind a snapshot (whose membership
+    //    includes node 4), then start node 4: it can only catch up by snapshot.
     Node &L = nodes.at(lead);
     if (L.mem) {
         L.mem->create_snapshot(L.applied, &L.cs, L.state());
@@ -252,13 +264,7 @@ int main() {
     } else {
         L.vec->compact_to(L.applied, L.cs, L.state());
     }
-
-    // 5. Add node 4 as a learner (v1), catch it up by snapshot.
     Node &n4 = add_node(4, false);
-    raft::ConfChange add4;
-    add4.type = RAFT_CONF_CHANGE_ADD_LEARNER_NODE;
-    add4.node_id = 4;
-    nodes.at(lead).node->propose_conf_change(add4);
     for (int i = 0; i < 100 && n4.applied < nodes.at(lead).applied; i++) tick_all();
     CHECK(n4.got_snapshot);
     CHECK(n4.applied == nodes.at(lead).applied);
