@@ -160,6 +160,9 @@ pub struct Raft<S: Storage> {
     pub(crate) merge_appends: bool,
 
     pub(crate) rng: Rng,
+    /// Reused buffer for peer ids while broadcasting (avoids allocating on
+    /// every proposal).
+    pub(crate) peer_buf: Vec<u64>,
     pub(crate) step_hook: Option<StepHook>,
     /// The logger.
     pub logger: Arc<dyn Logger>,
@@ -221,6 +224,7 @@ impl<S: Storage> Raft<S> {
             immediate_self_ack: c.immediate_self_ack,
             merge_appends: c.merge_appends,
             rng: Rng::new(seed),
+            peer_buf: Vec::new(),
             step_hook: None,
             logger,
         };

@@ -122,20 +122,27 @@ impl<S: Storage> Raft<S> {
         }
     }
 
-    fn peer_ids(&self) -> Vec<u64> {
-        self.prs
-            .progress
-            .keys()
-            .copied()
-            .filter(|id| *id != self.id)
-            .collect()
+    /// Runs `f` for every peer (every tracked id but our own), in id
+    /// order, using a reused buffer for the ids.
+    pub(crate) fn for_each_peer(&mut self, mut f: impl FnMut(&mut Self, u64)) {
+        let mut ids = std::mem::take(&mut self.peer_buf);
+        ids.clear();
+        ids.extend(
+            self.prs
+                .progress
+                .keys()
+                .copied()
+                .filter(|id| *id != self.id),
+        );
+        for &id in &ids {
+            f(self, id);
+        }
+        self.peer_buf = ids;
     }
 
     /// Sends appends to every peer.
     pub(crate) fn bcast_append(&mut self) {
-        for id in self.peer_ids() {
-            self.send_append(id);
-        }
+        self.for_each_peer(|r, id| r.send_append(id));
     }
 
     /// Sends heartbeats to every peer, with the newest pending read context.
@@ -145,9 +152,7 @@ impl<S: Storage> Raft<S> {
     }
 
     pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<bytes::Bytes>) {
-        for id in self.peer_ids() {
-            self.send_heartbeat(id, ctx.clone());
-        }
+        self.for_each_peer(|r, id| r.send_heartbeat(id, ctx.clone()));
     }
 
     /// Follower side of MsgApp.
