@@ -321,12 +321,11 @@ impl<S: Storage> Raft<S> {
         }
         let t = m.msg_type();
         match t {
+            // Vote messages always carry their term explicitly.
             MessageType::MsgVote
             | MessageType::MsgVoteResp
             | MessageType::MsgPreVote
-            | MessageType::MsgPreVoteResp => {
-                debug_assert!(m.term != 0, "term should be set when sending {t:?}");
-            }
+            | MessageType::MsgPreVoteResp => {}
             MessageType::MsgProp | MessageType::MsgReadIndex => {}
             _ => m.term = self.term,
         }
@@ -397,10 +396,15 @@ impl<S: Storage> Raft<S> {
 
     /// Becomes a candidate for the next term (votes for itself).
     pub fn become_candidate(&mut self) {
-        debug_assert!(
-            self.state != StateRole::Leader,
-            "invalid transition [leader -> candidate]"
-        );
+        if self.state == StateRole::Leader {
+            log!(
+                self,
+                Error,
+                "{:x} invalid transition [leader -> candidate]",
+                self.id
+            );
+            return;
+        }
         let term = self.term + 1;
         self.reset(term);
         self.vote = self.id;
@@ -416,10 +420,15 @@ impl<S: Storage> Raft<S> {
 
     /// Becomes a pre-candidate (term and vote unchanged).
     pub fn become_pre_candidate(&mut self) {
-        debug_assert!(
-            self.state != StateRole::Leader,
-            "invalid transition [leader -> pre-candidate]"
-        );
+        if self.state == StateRole::Leader {
+            log!(
+                self,
+                Error,
+                "{:x} invalid transition [leader -> pre-candidate]",
+                self.id
+            );
+            return;
+        }
         self.prs.reset_votes();
         self.leader_id = INVALID_ID;
         self.state = StateRole::PreCandidate;
@@ -434,10 +443,15 @@ impl<S: Storage> Raft<S> {
 
     /// Becomes the leader of the current term and appends an empty entry.
     pub fn become_leader(&mut self) {
-        debug_assert!(
-            self.state != StateRole::Follower,
-            "invalid transition [follower -> leader]"
-        );
+        if self.state == StateRole::Follower {
+            log!(
+                self,
+                Error,
+                "{:x} invalid transition [follower -> leader]",
+                self.id
+            );
+            return;
+        }
         let term = self.term;
         self.reset(term);
         self.leader_id = self.id;
@@ -538,6 +552,21 @@ impl<S: Storage> Raft<S> {
     /// The entry point for every message (etcd's `Step`).
     pub fn step(&mut self, m: Message) -> Result<()> {
         let t = m.msg_type();
+        if m.term == 0
+            && matches!(
+                t,
+                MessageType::MsgVote
+                    | MessageType::MsgPreVote
+                    | MessageType::MsgVoteResp
+                    | MessageType::MsgPreVoteResp
+            )
+            && m.from != self.id
+        {
+            return Err(Error::Invariant(format!(
+                "{:x} refused a {:?} without a term from {:x}",
+                self.id, t, m.from
+            )));
+        }
         if m.term == 0 {
             // Local message.
         } else if m.term > self.term {

@@ -246,6 +246,20 @@ impl<S: Storage> Raft<S> {
         let first_index = self.raft_log.first_index();
         let committed = self.raft_log.committed;
         let last_index = self.raft_log.last_index();
+        if m.index > last_index {
+            // No correct follower acknowledges or rejects an index we never
+            // sent; ignore the message instead of corrupting the progress.
+            log!(
+                self,
+                Warn,
+                "{:x} ignored MsgAppResp from {:x} for index {} beyond last index {}",
+                self.id,
+                from,
+                m.index,
+                last_index
+            );
+            return Ok(());
+        }
         let Some(pr) = self.prs.progress.get_mut(&from) else {
             return Ok(());
         };
