@@ -4,12 +4,15 @@
 //! `membership` and `read_index` hold the rest.
 
 mod election;
+mod follower;
+mod leader;
 mod leader_transfer;
 mod membership;
 mod merge;
 mod read_index;
 mod replication;
 mod snapshot;
+mod tick;
 
 pub(crate) use membership::conf_change_to_msg;
 pub use membership::describe_conf_change;
@@ -483,63 +486,6 @@ impl<S: Storage> Raft<S> {
         }
     }
 
-    fn tick_election(&mut self) {
-        self.election_elapsed += 1;
-        if self.promotable() && self.past_election_timeout() {
-            self.election_elapsed = 0;
-            let m = Message {
-                from: self.id,
-                ..Message::with_type(MessageType::MsgHup)
-            };
-            if let Err(e) = self.step(m) {
-                log!(self, Debug, "error occurred during election: {}", e);
-            }
-        }
-    }
-
-    fn tick_heartbeat(&mut self) {
-        self.heartbeat_elapsed += 1;
-        self.election_elapsed += 1;
-        if self.election_elapsed >= self.election_timeout {
-            self.election_elapsed = 0;
-            if self.check_quorum {
-                let m = Message {
-                    from: self.id,
-                    ..Message::with_type(MessageType::MsgCheckQuorum)
-                };
-                if let Err(e) = self.step(m) {
-                    log!(
-                        self,
-                        Debug,
-                        "error occurred during checking sending heartbeat: {}",
-                        e
-                    );
-                }
-            }
-            if self.state == StateRole::Leader && self.lead_transferee != INVALID_ID {
-                self.abort_leader_transfer();
-            }
-        }
-        if self.state != StateRole::Leader {
-            return;
-        }
-        if self.heartbeat_elapsed >= self.heartbeat_timeout {
-            self.heartbeat_elapsed = 0;
-            let m = Message {
-                from: self.id,
-                ..Message::with_type(MessageType::MsgBeat)
-            };
-            if let Err(e) = self.step(m) {
-                log!(
-                    self,
-                    Debug,
-                    "error occurred during checking sending heartbeat: {}",
-                    e
-                );
-            }
-        }
-    }
-
     /// Whether this node may become leader: it is a voter in its own
     /// configuration and has no snapshot pending.
     pub fn promotable(&self) -> bool {
@@ -724,130 +670,6 @@ impl<S: Storage> Raft<S> {
             StateRole::Candidate | StateRole::PreCandidate => self.step_candidate(m),
             StateRole::Follower => self.step_follower(m),
         }
-    }
-
-    fn step_follower(&mut self, mut m: Message) -> Result<()> {
-        match m.msg_type() {
-            MessageType::MsgProp => {
-                if self.leader_id == INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} no leader at term {}; dropping proposal",
-                        self.id,
-                        self.term
-                    );
-                    return Err(Error::ProposalDropped);
-                } else if self.disable_proposal_forwarding {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} not forwarding to leader {:x} at term {}; dropping proposal",
-                        self.id,
-                        self.leader_id,
-                        self.term
-                    );
-                    return Err(Error::ProposalDropped);
-                }
-                m.to = self.leader_id;
-                self.send(m);
-            }
-            MessageType::MsgApp => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
-                self.handle_append_entries(&m);
-            }
-            MessageType::MsgHeartbeat => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
-                self.handle_heartbeat(m);
-            }
-            MessageType::MsgSnap => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
-                self.handle_snapshot(m);
-            }
-            MessageType::MsgTransferLeader => {
-                if self.leader_id == INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} no leader at term {}; dropping leader transfer msg",
-                        self.id,
-                        self.term
-                    );
-                    return Ok(());
-                }
-                m.to = self.leader_id;
-                self.send(m);
-            }
-            MessageType::MsgForgetLeader => {
-                if self.read_only.option == crate::config::ReadOnlyOption::LeaseBased {
-                    log!(
-                        self,
-                        Error,
-                        "ignoring MsgForgetLeader due to ReadOnlyLeaseBased"
-                    );
-                    return Ok(());
-                }
-                if self.leader_id != INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} forgetting leader {:x} at term {}",
-                        self.id,
-                        self.leader_id,
-                        self.term
-                    );
-                    self.leader_id = INVALID_ID;
-                }
-            }
-            MessageType::MsgTimeoutNow => {
-                log!(
-                    self,
-                    Info,
-                    "{:x} [term {}] received MsgTimeoutNow from {:x} and starts an election to get leadership.",
-                    self.id,
-                    self.term,
-                    m.from
-                );
-                self.hup(CampaignType::Transfer);
-            }
-            MessageType::MsgReadIndex => {
-                if self.leader_id == INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} no leader at term {}; dropping index reading msg",
-                        self.id,
-                        self.term
-                    );
-                    return Ok(());
-                }
-                m.to = self.leader_id;
-                self.send(m);
-            }
-            MessageType::MsgReadIndexResp => {
-                if m.entries.len() != 1 {
-                    log!(
-                        self,
-                        Error,
-                        "{:x} invalid format of MsgReadIndexResp from {:x}, entries count: {}",
-                        self.id,
-                        m.from,
-                        m.entries.len()
-                    );
-                    return Ok(());
-                }
-                let ctx = m.entries[0].data.clone().unwrap_or_default();
-                self.read_states.push(ReadState {
-                    index: m.index,
-                    request_ctx: ctx,
-                });
-            }
-            _ => {}
-        }
-        Ok(())
     }
 
     /// Records that entries up to `index` were applied (etcd's `appliedTo`)
