@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use raft_core::eraftpb::{EntryType, Message};
-use raft_core::{Config, ConfChangeI, MemoryStorage, RawNode, StateRole};
+use raft_core::{ConfChangeI, Config, MemoryStorage, RawNode, StateRole};
 
 struct Peer {
     node: RawNode<MemoryStorage>,
@@ -23,10 +23,12 @@ fn handle_ready(p: &mut Peer, outbox: &mut VecDeque<Message>) {
     }
     let rd = p.node.ready().expect("ready");
     if let Some(hs) = &rd.hard_state {
-        p.storage.set_hard_state(hs.clone());
+        p.storage.set_hard_state(*hs);
     }
     if !rd.snapshot.is_empty() {
-        p.storage.apply_snapshot(rd.snapshot.clone()).expect("snapshot");
+        p.storage
+            .apply_snapshot(rd.snapshot.clone())
+            .expect("snapshot");
     }
     p.storage.append(&rd.entries).expect("append");
     outbox.extend(rd.messages);
@@ -135,7 +137,10 @@ fn main() {
     }
     let l = leader(&peers).unwrap();
     println!("node {} elected leader after {} ticks", l + 1, ticks);
-    peers[l].node.propose(&b"after failover"[..]).expect("propose");
+    peers[l]
+        .node
+        .propose(&b"after failover"[..])
+        .expect("propose");
     run_round(&mut peers, &mut outbox);
     for _ in 0..5 {
         for p in peers.iter_mut().filter(|p| p.alive) {

@@ -38,7 +38,7 @@
 //!     let rd = node.ready().unwrap();
 //!     // 4. Persist hard state, snapshot and entries (fsync if must_sync).
 //!     if let Some(hs) = &rd.hard_state {
-//!         storage.set_hard_state(hs.clone());
+//!         storage.set_hard_state(*hs);
 //!     }
 //!     if !rd.snapshot.is_empty() {
 //!         storage.apply_snapshot(rd.snapshot.clone()).unwrap();
@@ -71,8 +71,8 @@ pub mod eraftpb {
     include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
 }
 
-pub mod config;
 pub mod confchange;
+pub mod config;
 pub mod describe;
 pub mod errors;
 pub mod log_unstable;
@@ -94,8 +94,8 @@ pub use log_unstable::Unstable;
 pub use logger::{Level, Logger};
 pub use memory_storage::MemoryStorage;
 pub use proto_ext::ConfChangeI;
-pub use raft_log::RaftLog;
 pub use raft::{Raft, SoftState, StateRole, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
+pub use raft_log::RaftLog;
 pub use raw_node::{RawNode, SnapshotStatus, Status};
 pub use read_only::ReadState;
 pub use ready::Ready;

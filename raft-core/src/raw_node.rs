@@ -282,7 +282,8 @@ impl<S: Storage> RawNode<S> {
             return true;
         }
         if r.raft_log.has_next_unstable_ents()
-            || r.raft_log.has_next_committed_ents(self.apply_unstable_entries())
+            || r.raft_log
+                .has_next_committed_ents(self.apply_unstable_entries())
         {
             return true;
         }
@@ -327,7 +328,7 @@ impl<S: Storage> RawNode<S> {
         }
         let hs = r.hard_state();
         if hs != self.prev_hard_state {
-            rd.hard_state = Some(hs.clone());
+            rd.hard_state = Some(hs);
         }
         if let Some(s) = r.raft_log.next_unstable_snapshot() {
             rd.snapshot = s.clone();
@@ -433,7 +434,7 @@ impl<S: Storage> RawNode<S> {
             self.prev_soft_state = ss;
         }
         if let Some(hs) = rd.hard_state.as_ref().filter(|h| !h.is_empty()) {
-            self.prev_hard_state = hs.clone();
+            self.prev_hard_state = *hs;
         }
         if !rd.read_states.is_empty() {
             self.raft.read_states.clear();
@@ -462,7 +463,11 @@ impl<S: Storage> RawNode<S> {
         if let Some(last) = rd.committed_entries.last() {
             let size: u64 = rd.committed_entries.iter().map(|e| e.size()).sum();
             let allow = self.apply_unstable_entries();
-            self.raft.raft_log.accept_applying(last.index, size, allow);
+            if let Err(e) = self.raft.raft_log.accept_applying(last.index, size, allow) {
+                // Cannot happen for entries handed out by next_committed_ents;
+                // refuse further work rather than continue inconsistently.
+                self.failed = Some(e.to_string());
+            }
         }
     }
 
@@ -475,7 +480,9 @@ impl<S: Storage> RawNode<S> {
             ));
         }
         if !self.awaiting_advance {
-            return Err(Error::Misuse("advance called without a pending Ready".into()));
+            return Err(Error::Misuse(
+                "advance called without a pending Ready".into(),
+            ));
         }
         self.awaiting_advance = false;
         let steps = std::mem::take(&mut self.steps_on_advance);

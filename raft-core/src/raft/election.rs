@@ -15,11 +15,21 @@ impl<S: Storage> Raft<S> {
     /// unapplied conf changes.
     pub(crate) fn hup(&mut self, t: CampaignType) {
         if self.state == StateRole::Leader {
-            log!(self, Debug, "{:x} ignoring MsgHup because already leader", self.id);
+            log!(
+                self,
+                Debug,
+                "{:x} ignoring MsgHup because already leader",
+                self.id
+            );
             return;
         }
         if !self.promotable() {
-            log!(self, Warn, "{:x} is unpromotable and can not campaign", self.id);
+            log!(
+                self,
+                Warn,
+                "{:x} is unpromotable and can not campaign",
+                self.id
+            );
             return;
         }
         if self.has_unapplied_conf_changes() {
@@ -32,7 +42,13 @@ impl<S: Storage> Raft<S> {
             );
             return;
         }
-        log!(self, Info, "{:x} is starting a new election at term {}", self.id, self.term);
+        log!(
+            self,
+            Info,
+            "{:x} is starting a new election at term {}",
+            self.id,
+            self.term
+        );
         self.campaign(t);
     }
 
@@ -43,20 +59,22 @@ impl<S: Storage> Raft<S> {
         }
         let mut found = false;
         let page = self.raft_log.max_applying_ents_size;
-        let res = self.raft_log.scan(applied + 1, committed + 1, page, |ents| {
-            if ents.iter().any(|e| {
-                matches!(
-                    e.entry_type(),
-                    crate::eraftpb::EntryType::EntryConfChange
-                        | crate::eraftpb::EntryType::EntryConfChangeV2
-                )
-            }) {
-                found = true;
-                // Stop scanning: report a sentinel error that is not a fault.
-                return Err(Error::Misuse(String::new()));
-            }
-            Ok(())
-        });
+        let res = self
+            .raft_log
+            .scan(applied + 1, committed + 1, page, |ents| {
+                if ents.iter().any(|e| {
+                    matches!(
+                        e.entry_type(),
+                        crate::eraftpb::EntryType::EntryConfChange
+                            | crate::eraftpb::EntryType::EntryConfChangeV2
+                    )
+                }) {
+                    found = true;
+                    // Stop scanning: report a sentinel error that is not a fault.
+                    return Err(Error::Misuse(String::new()));
+                }
+                Ok(())
+            });
         if let Err(e) = res {
             if !found {
                 log!(
@@ -77,7 +95,12 @@ impl<S: Storage> Raft<S> {
     /// Starts a (pre-)election: becomes (pre-)candidate and asks every voter.
     pub(crate) fn campaign(&mut self, t: CampaignType) {
         if !self.promotable() {
-            log!(self, Warn, "{:x} is unpromotable; campaign() should have been called", self.id);
+            log!(
+                self,
+                Warn,
+                "{:x} is unpromotable; campaign() should have been called",
+                self.id
+            );
         }
         let (term, vote_msg) = if t == CampaignType::PreElection {
             self.become_pre_candidate();
@@ -143,7 +166,15 @@ impl<S: Storage> Raft<S> {
     /// Records a vote and returns the tally.
     pub(crate) fn poll(&mut self, id: u64, t: MessageType, v: bool) -> (usize, usize, VoteResult) {
         if v {
-            log!(self, Info, "{:x} received {:?} from {:x} at term {}", self.id, t, id, self.term);
+            log!(
+                self,
+                Info,
+                "{:x} received {:?} from {:x} at term {}",
+                self.id,
+                t,
+                id,
+                self.term
+            );
         } else {
             log!(
                 self,
@@ -224,7 +255,13 @@ impl<S: Storage> Raft<S> {
         let t = m.msg_type();
         match t {
             MessageType::MsgProp => {
-                log!(self, Info, "{:x} no leader at term {}; dropping proposal", self.id, self.term);
+                log!(
+                    self,
+                    Info,
+                    "{:x} no leader at term {}; dropping proposal",
+                    self.id,
+                    self.term
+                );
                 return Err(Error::ProposalDropped);
             }
             MessageType::MsgApp => {

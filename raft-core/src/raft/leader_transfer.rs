@@ -11,7 +11,12 @@ impl<S: Storage> Raft<S> {
             return;
         };
         if is_learner {
-            log!(self, Debug, "{:x} is learner. Ignored transferring leadership", self.id);
+            log!(
+                self,
+                Debug,
+                "{:x} is learner. Ignored transferring leadership",
+                self.id
+            );
             return;
         }
         let transferee = m.from;

@@ -3,9 +3,7 @@
 
 use super::{log, Raft, StateRole, INVALID_ID};
 use crate::confchange::{self, Changer};
-use crate::eraftpb::{
-    ConfChangeV2, ConfState, Entry, EntryType, Message, MessageType,
-};
+use crate::eraftpb::{ConfChangeV2, ConfState, Entry, EntryType, Message, MessageType};
 use crate::errors::{Error, Result};
 use crate::proto_ext::ConfChangeI;
 use crate::storage::Storage;
@@ -50,7 +48,7 @@ pub fn describe_conf_change(cc: &ConfChangeI) -> String {
                 c.node_id
             );
             if let Some(ctx) = &c.context {
-                let _ = write!(s, " context:{}", crate::describe::quote(ctx));
+                let _ = write!(s, " context:{}", crate::describe::go_quote(ctx));
             }
         }
         ConfChangeI::V2(c) => {
@@ -64,7 +62,7 @@ pub fn describe_conf_change(cc: &ConfChangeI) -> String {
                 );
             }
             if let Some(ctx) = &c.context {
-                let _ = write!(s, " context:{}", crate::describe::quote(ctx));
+                let _ = write!(s, " context:{}", crate::describe::go_quote(ctx));
             }
         }
     }
@@ -75,13 +73,20 @@ impl<S: Storage> Raft<S> {
     /// Checks the conf changes among proposed entries (leader side); a
     /// refused one is replaced by an empty normal entry, as etcd does.
     pub(crate) fn check_proposed_conf_changes(&mut self, entries: &mut [Entry]) -> Result<()> {
-        for i in 0..entries.len() {
-            let cc = match ConfChangeI::from_entry(&entries[i]) {
+        let last_index = self.raft_log.last_index();
+        for (i, entry) in entries.iter_mut().enumerate() {
+            let cc = match ConfChangeI::from_entry(entry) {
                 None => continue,
                 Some(Ok(cc)) => cc,
                 Some(Err(e)) => {
                     // Undecodable conf change: refuse the whole proposal.
-                    log!(self, Warn, "{:x} dropping undecodable conf change proposal: {}", self.id, e);
+                    log!(
+                        self,
+                        Warn,
+                        "{:x} dropping undecodable conf change proposal: {}",
+                        self.id,
+                        e
+                    );
                     return Err(Error::ProposalDropped);
                 }
             };
@@ -111,10 +116,10 @@ impl<S: Storage> Raft<S> {
                         self.prs.config,
                         reason
                     );
-                    entries[i] = Entry::default();
+                    *entry = Entry::default();
                 }
                 _ => {
-                    self.pending_conf_index = self.raft_log.last_index() + i as u64 + 1;
+                    self.pending_conf_index = last_index + i as u64 + 1;
                 }
             }
         }
@@ -159,7 +164,13 @@ impl<S: Storage> Raft<S> {
     pub(crate) fn switch_to_config(&mut self, cfg: TrackerConfig, prs: ProgressMap) -> ConfState {
         self.prs.config = cfg;
         self.prs.progress = prs;
-        log!(self, Info, "{:x} switched to configuration {}", self.id, self.prs.config);
+        log!(
+            self,
+            Info,
+            "{:x} switched to configuration {}",
+            self.id,
+            self.prs.config
+        );
         let cs = self.prs.conf_state();
         let (present, learner) = match self.prs.progress.get(&self.id) {
             Some(pr) => (true, pr.is_learner),
@@ -179,16 +190,9 @@ impl<S: Storage> Raft<S> {
         if self.maybe_commit() {
             self.bcast_append();
         } else {
-            let ids: Vec<u64> = self
-                .prs
-                .progress
-                .keys()
-                .copied()
-                .filter(|id| *id != self.id)
-                .collect();
-            for id in ids {
-                self.maybe_send_append(id, false);
-            }
+            self.for_each_peer(|r, id| {
+                r.maybe_send_append(id, false);
+            });
         }
         if self.lead_transferee != INVALID_ID
             && !self.prs.config.voters.contains(self.lead_transferee)

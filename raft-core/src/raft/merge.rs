@@ -49,7 +49,12 @@ fn can_merge(a: &Message, b: &Message, max_size: u64) -> bool {
     if b.index != last_index || b.log_term != last_term {
         return false;
     }
-    let size: u64 = a.entries.iter().chain(b.entries.iter()).map(|e| e.size()).sum();
+    let size: u64 = a
+        .entries
+        .iter()
+        .chain(b.entries.iter())
+        .map(|e| e.size())
+        .sum();
     size <= max_size
 }
 

@@ -82,7 +82,13 @@ impl<S: Storage> Raft<S> {
             return;
         };
         let acks = acks.clone();
-        if self.prs.config.voters.vote_result(&|id| acks.get(&id).copied()) != VoteResult::Won {
+        if self
+            .prs
+            .config
+            .voters
+            .vote_result(|id| acks.get(&id).copied())
+            != VoteResult::Won
+        {
             return;
         }
         for rs in self.read_only.advance(m.context()) {

@@ -3,8 +3,8 @@
 
 use super::{log, Raft, StateRole};
 use crate::eraftpb::{Message, MessageType, Snapshot};
-use crate::errors::StorageError;
 use crate::errors::Error;
+use crate::errors::StorageError;
 use crate::storage::Storage;
 use crate::tracker::ProgressState;
 
@@ -34,12 +34,25 @@ impl<S: Storage> Raft<S> {
                 return false;
             }
             Err(e) => {
-                log!(self, Error, "{:x} failed to get a snapshot for {:x}: {}", self.id, to, e);
+                log!(
+                    self,
+                    Error,
+                    "{:x} failed to get a snapshot for {:x}: {}",
+                    self.id,
+                    to,
+                    e
+                );
                 return false;
             }
         };
         if snapshot.is_empty() {
-            log!(self, Error, "{:x} needs a non-empty snapshot to send to {:x}", self.id, to);
+            log!(
+                self,
+                Error,
+                "{:x} needs a non-empty snapshot to send to {:x}",
+                self.id,
+                to
+            );
             return false;
         }
         let (sindex, sterm) = (snapshot.metadata.index, snapshot.metadata.term);
@@ -167,14 +180,37 @@ impl<S: Storage> Raft<S> {
             return false;
         }
         let cs = cs.clone();
+        // Work out the configuration before touching the log, so that a
+        // snapshot with an impossible configuration changes nothing.
+        let fresh = crate::tracker::ProgressTracker::new(
+            self.prs.max_inflight,
+            self.prs.max_inflight_bytes,
+        );
+        let planned = crate::confchange::restore(
+            crate::confchange::Changer {
+                tracker: &fresh,
+                last_index: index,
+            },
+            &cs,
+        );
+        let (cfg, prs) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                log!(self, Error, "unable to restore config {:?}: {}", cs, e);
+                return false;
+            }
+        };
         self.raft_log.restore(s);
-        self.prs = crate::tracker::ProgressTracker::new(self.prs.max_inflight, self.prs.max_inflight_bytes);
-        let last_index = self.raft_log.last_index();
-        if let Err(e) = self.restore_conf_state(&cs, last_index) {
-            // A snapshot carrying an impossible configuration: keep the log
-            // but report loudly; the node cannot make progress safely.
-            log!(self, Error, "unable to restore config {:?}: {}", cs, e);
-            return false;
+        self.prs = fresh;
+        let got = self.switch_to_config(cfg, prs);
+        if !got.equivalent(&cs) {
+            log!(
+                self,
+                Error,
+                "ConfStates not equivalent after restore: {:?} vs {:?}",
+                cs,
+                got
+            );
         }
         log!(
             self,

@@ -18,16 +18,12 @@ use raft_core::eraftpb::{
 };
 use raft_core::logger::{Level, Logger};
 use raft_core::{
-    Config, ConfChangeI, MemoryStorage, RaftState, RawNode, ReadOnlyOption, Ready, Storage,
+    ConfChangeI, Config, MemoryStorage, RaftState, RawNode, ReadOnlyOption, Ready, Storage,
     LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD,
 };
 
 /// One argument of a directive: `key`, `key=v` or `key=(v1,v2)`.
-#[derive(Debug, Clone)]
-pub struct Arg {
-    pub key: String,
-    pub vals: Vec<String>,
-}
+pub use crate::datadriven::CmdArg as Arg;
 
 /// The output buffer shared by the handlers and the nodes' logger.
 #[derive(Default)]
@@ -283,7 +279,10 @@ impl Env {
 
     fn first_idx(args: &[Arg]) -> Result<usize, String> {
         let a = args.first().ok_or("missing node id")?;
-        let id: usize = a.key.parse().map_err(|_| format!("bad node id {}", a.key))?;
+        let id: usize = a
+            .key
+            .parse()
+            .map_err(|_| format!("bad node id {}", a.key))?;
         if id == 0 {
             return Err("node ids start at 1".into());
         }
@@ -378,7 +377,8 @@ impl Env {
                     return Err("index must be specified as > 1 due to bootstrap".into());
                 }
                 snap.metadata.term = 1;
-                mem.apply_snapshot(snap.clone()).map_err(|e| e.to_string())?;
+                mem.apply_snapshot(snap.clone())
+                    .map_err(|e| e.to_string())?;
             }
             let storage = EnvStorage {
                 mem,
@@ -505,7 +505,10 @@ impl Env {
             parse_u64(a)
         };
         let (from, to) = (get("from")?, get("to")?);
-        if from == 0 || from as usize > self.nodes.len() || to == 0 || to as usize > self.nodes.len()
+        if from == 0
+            || from as usize > self.nodes.len()
+            || to == 0
+            || to as usize > self.nodes.len()
         {
             return Err("invalid from/to".into());
         }
@@ -594,7 +597,10 @@ impl Env {
     fn handle_report_unreachable(&mut self, args: &[Arg]) -> HResult {
         let ids = Self::node_idxs(args);
         if ids.len() != 2 {
-            return Err("must specify exactly two node indexes: node on which to report, and reported node".into());
+            return Err(
+                "must specify exactly two node indexes: node on which to report, and reported node"
+                    .into(),
+            );
         }
         let target = ids[1] as u64 + 1;
         let _ = self.node(ids[0])?.raw.report_unreachable(target);
@@ -603,9 +609,8 @@ impl Env {
 
     fn handle_log_level(&mut self, args: &[Arg]) -> HResult {
         let name = args.first().ok_or("missing level")?.key.to_uppercase();
-        let l = level_by_name(&name).ok_or(
-            "log levels must be either of [DEBUG INFO WARN ERROR FATAL NONE]".to_string(),
-        )?;
+        let l = level_by_name(&name)
+            .ok_or("log levels must be either of [DEBUG INFO WARN ERROR FATAL NONE]".to_string())?;
         self.output.set_level(l);
         Ok(())
     }
@@ -686,8 +691,9 @@ impl Env {
     }
 
     fn split_msgs(&mut self, to: u64, typ: Option<MessageType>, drop: bool) -> Vec<Message> {
-        let (take, keep): (Vec<Message>, Vec<Message>) =
-            std::mem::take(&mut self.messages).into_iter().partition(|m| {
+        let (take, keep): (Vec<Message>, Vec<Message>) = std::mem::take(&mut self.messages)
+            .into_iter()
+            .partition(|m| {
                 m.to == to
                     && !(drop && is_local_delivery(m))
                     && typ.is_none_or(|t| m.msg_type() == t)
@@ -793,7 +799,12 @@ impl Env {
         let rd = self.node(idx)?.raw.ready().map_err(|e| e.to_string())?;
         self.out(&describe_ready(&rd));
         if !async_writes {
-            self.process_append(idx, rd.hard_state.clone().unwrap_or_default(), &rd.entries, &rd.snapshot)?;
+            self.process_append(
+                idx,
+                rd.hard_state.unwrap_or_default(),
+                &rd.entries,
+                &rd.snapshot,
+            )?;
             self.process_apply(idx, &rd.committed_entries)?;
         }
         for m in rd.messages {
@@ -947,4 +958,3 @@ pub fn parse_conf_changes(s: &str) -> Result<Vec<ConfChangeSingle>, String> {
     }
     Ok(out)
 }
-
