@@ -21,6 +21,6 @@ fn main() {
         .expect("cbindgen generates raft.h");
     bindings.write_to_file(out_dir.join("raft.h"));
     if std::env::var_os("RAFT_FFI_UPDATE_HEADER").is_some_and(|v| !v.is_empty()) {
-        bindings.write_to_file(crate_dir.join("include").join("raft.h"));
+        bindings.write_to_file(crate_dir.join("..").join("include").join("raft.h"));
     }
 }

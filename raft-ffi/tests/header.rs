@@ -4,7 +4,7 @@
 #[test]
 fn committed_header_is_current() {
     let generated = include_str!(concat!(env!("OUT_DIR"), "/raft.h"));
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/include/raft.h");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../include/raft.h");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         committed == generated,

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LIB=$TARGET/release
-INC=$ROOT/raft-ffi/include
+INC=$ROOT/include
 OUT=$ROOT/tests/build/ffi
 mkdir -p "$OUT"
 
@@ -34,9 +34,9 @@ fi
 # The header cbindgen generated during this build must equal the committed one.
 generated=$(ls -t "$TARGET"/release/build/raft-ffi-*/out/raft.h 2>/dev/null | head -1)
 if [ -n "$generated" ] && cmp -s "$generated" "$INC/raft.h"; then
-    pass "header-current (raft-ffi/include/raft.h matches cbindgen output)"
+    pass "header-current (include/raft.h matches cbindgen output)"
 else
-    fail "header-current: raft-ffi/include/raft.h is stale; run RAFT_FFI_UPDATE_HEADER=1 cargo build -p raft-ffi"
+    fail "header-current: include/raft.h is stale; run RAFT_FFI_UPDATE_HEADER=1 cargo build -p raft-ffi"
 fi
 
 # Native libraries a Rust staticlib needs on Linux.
