@@ -1,0 +1,26 @@
+//! The `lraft` Lua 5.4 module: an etcd-style RawNode over `raft-core`, the
+//! `pb` message types, storages (in memory and written in Lua) and a LevelDB
+//! binding (`lraft.leveldb`). The API follows the `lraft` compatibility
+//! contract.
+
+pub mod list;
+pub mod pb;
+pub mod readstate;
+pub mod util;
+
+use mlua::prelude::*;
+
+/// Builds the module table.
+pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
+    let t = lua.create_table()?;
+    t.set("pb", pb::module(lua)?)?;
+    t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
+    t.set("None", 0)?;
+    t.set("noLimit", i64::MAX)?;
+    Ok(t)
+}
+
+#[mlua::lua_module(name = "lraft")]
+fn lraft_entry(lua: &Lua) -> LuaResult<LuaTable> {
+    module(lua)
+}
