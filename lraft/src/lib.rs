@@ -3,9 +3,11 @@
 //! binding (`lraft.leveldb`). The API follows the `lraft` compatibility
 //! contract.
 
+pub mod leveldb;
 pub mod list;
 pub mod pb;
 pub mod readstate;
+pub mod sync_env;
 pub mod util;
 
 use mlua::prelude::*;
@@ -15,6 +17,7 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     let t = lua.create_table()?;
     t.set("pb", pb::module(lua)?)?;
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
+    t.set("leveldb", leveldb::module(lua)?)?;
     t.set("None", 0)?;
     t.set("noLimit", i64::MAX)?;
     Ok(t)
@@ -23,4 +26,9 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
 #[mlua::lua_module(name = "lraft")]
 fn lraft_entry(lua: &Lua) -> LuaResult<LuaTable> {
     module(lua)
+}
+
+#[mlua::lua_module(name = "lraft_leveldb")]
+fn lraft_leveldb_entry(lua: &Lua) -> LuaResult<LuaTable> {
+    leveldb::module(lua)
 }
