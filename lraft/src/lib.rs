@@ -3,8 +3,10 @@
 //! binding (`lraft.leveldb`). The API follows the `lraft` compatibility
 //! contract.
 
+pub mod codes;
 pub mod leveldb;
 pub mod list;
+pub mod lua_storage;
 pub mod pb;
 pub mod readstate;
 pub mod sync_env;
@@ -16,10 +18,25 @@ use mlua::prelude::*;
 pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     let t = lua.create_table()?;
     t.set("pb", pb::module(lua)?)?;
+    t.set("ldbstorage", lua.create_function(lua_storage::new_lua_storage)?)?;
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
     t.set("leveldb", leveldb::module(lua)?)?;
     t.set("None", 0)?;
     t.set("noLimit", i64::MAX)?;
+    for (name, v) in codes::ERROR_CODES {
+        t.set(*name, *v)?;
+    }
+    for (i, name) in [
+        "StateFollower",
+        "StateCandidate",
+        "StateLeader",
+        "StatePreCandidate",
+    ]
+    .iter()
+    .enumerate()
+    {
+        t.set(*name, i as i64)?;
+    }
     Ok(t)
 }
 
