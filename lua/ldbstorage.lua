@@ -124,6 +124,10 @@ function ldbstorage.new(path, ents)
     local self = setmetatable({ db = db, path = path }, ldbstorage)
     self:_load()
     if ents ~= nil and #ents > 0 then
+        if pb.typename(ents[1]) ~= "entry" then
+            db:close()
+            fail("new: expected a list of entries")
+        end
         local b = db:batch()
         for i = self.offset, self.offset + self.count - 1 do
             b:delete(ekey(i))
@@ -131,7 +135,7 @@ function ldbstorage.new(path, ents)
         local first = ents[1].index
         for k = 1, #ents do
             local e = ents[k]
-            if e.index ~= first + k - 1 then
+            if pb.typename(e) ~= "entry" or e.index ~= first + k - 1 then
                 db:close()
                 fail("new: entries are not contiguous at position %d", k)
             end
@@ -216,6 +220,11 @@ function ldbstorage:append(ents, flush)
     local n = #ents
     if n == 0 then
         return raft.OK
+    end
+    for k = 1, n do
+        if pb.typename(ents[k]) ~= "entry" then
+            fail("append: expected an entry at position %d, got %s", k, type(ents[k]))
+        end
     end
     local start = ents[1].index
     for k = 2, n do
@@ -308,7 +317,7 @@ end
 --- Replaces the log with the snapshot. Returns an error code.
 function ldbstorage:apply_snapshot(snap)
     check_open(self, "apply_snapshot")
-    if type(snap) ~= "userdata" or not pcall(function() return snap.metadata end) then
+    if pb.typename(snap) ~= "snapshot" then
         fail("apply_snapshot: expected a snapshot, got %s", type(snap))
     end
     local si, st = snap.metadata.index, snap.metadata.term
@@ -331,7 +340,7 @@ end
 --- Persists the hard state (durably unless `flush` is false).
 function ldbstorage:set_hardstate(hs, flush)
     check_open(self, "set_hardstate")
-    if type(hs) ~= "userdata" or not pcall(function() return hs.commit end) then
+    if pb.typename(hs) ~= "hardstate" then
         fail("set_hardstate: expected a hardstate, got %s", type(hs))
     end
     self.db:put(HARDSTATE, hs:serialize(), flush ~= false)

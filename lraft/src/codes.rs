@@ -61,7 +61,9 @@ pub fn storage_error(code: i64, callback: &str) -> StorageError {
         ERR_UNAVAILABLE => StorageError::Unavailable,
         ERR_SNAP_OUT_OF_DATE => StorageError::SnapshotOutOfDate,
         ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE => StorageError::SnapshotTemporarilyUnavailable,
-        other => StorageError::Other(format!("storage callback {callback} returned error code {other}")),
+        other => StorageError::Other(format!(
+            "storage callback {callback} returned error code {other}"
+        )),
     }
 }
 

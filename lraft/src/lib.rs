@@ -18,7 +18,10 @@ use mlua::prelude::*;
 pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     let t = lua.create_table()?;
     t.set("pb", pb::module(lua)?)?;
-    t.set("ldbstorage", lua.create_function(lua_storage::new_lua_storage)?)?;
+    t.set(
+        "ldbstorage",
+        lua.create_function(lua_storage::new_lua_storage)?,
+    )?;
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
     t.set("leveldb", leveldb::module(lua)?)?;
     t.set("None", 0)?;

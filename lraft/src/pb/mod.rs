@@ -43,6 +43,10 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
             )?))
         })?,
     )?;
+    t.set(
+        "typename",
+        lua.create_function(|_, v: LuaValue| Ok(typename(&v)))?,
+    )?;
     for e in [
         EntryType::EntryNormal,
         EntryType::EntryConfChange,
@@ -83,4 +87,29 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
         t.set(c.as_str_name(), c as i32)?;
     }
     Ok(t)
+}
+
+/// The name of a pb object's type (`"entry"`, `"message"`, ...), or nil for
+/// any other value.
+fn typename(v: &LuaValue) -> Option<&'static str> {
+    let LuaValue::UserData(ud) = v else {
+        return None;
+    };
+    if ud.is::<entry::LEntry>() {
+        Some("entry")
+    } else if ud.is::<message::LMessage>() {
+        Some("message")
+    } else if ud.is::<hardstate::LHardState>() {
+        Some("hardstate")
+    } else if ud.is::<snapshot::LSnapshot>() {
+        Some("snapshot")
+    } else if ud.is::<snapshot::LConfState>() {
+        Some("conf_state")
+    } else if ud.is::<confchange::LConfChange>() {
+        Some("confchange")
+    } else if ud.is::<confchange::LConfChangeV2>() {
+        Some("confchangev2")
+    } else {
+        None
+    }
 }
