@@ -73,9 +73,11 @@ fn get_key(db: &mut DB, k: &[u8]) -> LuaResult<Option<Vec<u8>>> {
 }
 
 fn options_from_lua(v: &LuaValue) -> LuaResult<Options> {
-    let mut o = Options::default();
-    o.env = Rc::new(Box::new(SyncEnv::new()));
-    o.create_if_missing = true;
+    let mut o = Options {
+        env: Rc::new(Box::new(SyncEnv::new())),
+        create_if_missing: true,
+        ..Default::default()
+    };
     let t = match v {
         LuaValue::Nil => return Ok(o),
         LuaValue::Table(t) => t,

@@ -4,11 +4,14 @@
 //! contract.
 
 pub mod codes;
+pub mod config;
 pub mod leveldb;
 pub mod list;
+pub mod logger;
 pub mod lua_storage;
 pub mod pb;
 pub mod readstate;
+pub mod storage_ref;
 pub mod sync_env;
 pub mod util;
 
@@ -24,6 +27,38 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     )?;
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
     t.set("leveldb", leveldb::module(lua)?)?;
+    t.set(
+        "config",
+        lua.create_function(|_, ()| Ok(config::LConfig::default()))?,
+    )?;
+    t.set(
+        "default_logger",
+        lua.create_function(|_, ()| Ok(logger::LLogger))?,
+    )?;
+    for (i, name) in logger::LEVELS.iter().enumerate() {
+        t.set(*name, i as i64)?;
+    }
+    t.set(
+        "IsLocalMsg",
+        lua.create_function(|_, v: LuaValue| {
+            let n = util::to_u64(&v, "IsLocalMsg")? as i64;
+            Ok(i32::try_from(n)
+                .ok()
+                .and_then(|n| raft_core::eraftpb::MessageType::try_from(n).ok())
+                .map(raft_core::proto_ext::is_local_msg)
+                .unwrap_or(false))
+        })?,
+    )?;
+    t.set(
+        "IsEmptyHardState",
+        lua.create_function(|_, v: LuaValue| {
+            if v.is_nil() {
+                return Ok(true);
+            }
+            let hs = pb::hardstate::hardstate_from_lua(&v, "IsEmptyHardState")?;
+            Ok(hs.hs.is_empty())
+        })?,
+    )?;
     t.set("None", 0)?;
     t.set("noLimit", i64::MAX)?;
     for (name, v) in codes::ERROR_CODES {

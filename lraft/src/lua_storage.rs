@@ -134,12 +134,9 @@ impl Storage for LuaStorage {
         const NAME: &str = "InitialState";
         let r = self.call(NAME, ())?;
         let hard_state: HardState = match r.first() {
-            Some(LuaValue::UserData(ud)) if ud.is::<LHardState>() => ud
-                .borrow::<LHardState>()
-                .map_err(|e| fail(NAME, e))?
-                .0
-                .hs
-                .clone(),
+            Some(LuaValue::UserData(ud)) if ud.is::<LHardState>() => {
+                ud.borrow::<LHardState>().map_err(|e| fail(NAME, e))?.0.hs
+            }
             Some(LuaValue::Nil) => HardState::default(),
             other => {
                 return Err(fail(

@@ -145,25 +145,3 @@ impl<'a> Reader<'a> {
         self.bytes()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn varint_round_trip() {
-        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
-            let mut b = Vec::new();
-            put_varint(&mut b, v);
-            assert_eq!(b.len(), varint_len(v));
-            assert_eq!(Reader::new(&b).varint(), Some(v));
-        }
-    }
-
-    #[test]
-    fn truncated_input_is_rejected() {
-        assert_eq!(Reader::new(&[0x80]).varint(), None);
-        assert_eq!(Reader::new(&[0x05, 1, 2]).bytes(), None);
-        assert_eq!(Reader::new(&[0xff; 11]).varint(), None);
-    }
-}
