@@ -74,6 +74,11 @@ pub struct Config {
     /// Ready in which the entry first appears. Off by default: the leader
     /// counts its own entries once the application acknowledged them.
     pub immediate_self_ack: bool,
+    /// Merge the append messages queued for the same peer within one Ready
+    /// into a single MsgApp where they are contiguous and the size limit
+    /// allows (fewer, larger messages under load). Off reproduces etcd's
+    /// one-message-per-proposal output exactly.
+    pub merge_appends: bool,
     /// Where the node's log lines go.
     pub logger: Arc<dyn Logger>,
     /// Seed of the pseudo-random generator that draws election timeouts;
@@ -113,6 +118,7 @@ impl fmt::Debug for Config {
             .field("step_down_on_removal", &self.step_down_on_removal)
             .field("async_storage_writes", &self.async_storage_writes)
             .field("immediate_self_ack", &self.immediate_self_ack)
+            .field("merge_appends", &self.merge_appends)
             .field("seed", &self.seed)
             .finish()
     }
@@ -138,6 +144,7 @@ impl Default for Config {
             step_down_on_removal: false,
             async_storage_writes: false,
             immediate_self_ack: false,
+            merge_appends: true,
             logger: default_logger(),
             seed: None,
         }

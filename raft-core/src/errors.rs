@@ -54,6 +54,10 @@ pub enum Error {
     /// of the RawNode protocol.
     #[error("{0}")]
     Misuse(String),
+    /// The node hit a storage failure or an internal error earlier and
+    /// refuses every further call; rebuild it from storage.
+    #[error("raft node failed earlier and refuses further calls: {0}")]
+    Poisoned(String),
     /// An internal invariant was violated by the input (for example a
     /// message asking to commit beyond the local log). The node refused the
     /// input and is unchanged.

@@ -1,4 +1,67 @@
 //! A Raft consensus core in etcd's RawNode style.
+//!
+//! The application owns the clock, the network and the disk; the node owns
+//! the protocol. A node is driven by four kinds of input: [`RawNode::tick`]
+//! (logical time), [`RawNode::step`] (messages from peers),
+//! [`RawNode::propose`] / [`RawNode::propose_conf_change`] (client
+//! requests), and it hands back work as a [`Ready`]: entries and hard state
+//! to persist, messages to send, committed entries to apply. Messages and
+//! entries are protobuf, wire-compatible with etcd's `raftpb`.
+//!
+//! # The Ready loop
+//!
+//! ```
+//! use raft_core::{Config, MemoryStorage, RawNode};
+//! use raft_core::eraftpb::EntryType;
+//!
+//! let storage = MemoryStorage::new();
+//! let mut config = Config::new(1);
+//! config.election_tick = 10;
+//! config.heartbeat_tick = 1;
+//! let mut node = RawNode::new(&config, storage.clone()).unwrap();
+//! node.bootstrap(&[1]).unwrap();
+//!
+//! let mut applied = Vec::new();
+//! let mut proposed = false;
+//! for _round in 0..100 {
+//!     // 1. Time passes (a real application ticks every ~100ms).
+//!     node.tick();
+//!     // 2. Messages from peers would be stepped here: node.step(msg).
+//!     // 3. Propose once we lead.
+//!     if !proposed && node.status().progress.is_some() {
+//!         node.propose(&b"hello"[..]).unwrap();
+//!         proposed = true;
+//!     }
+//!     if !node.has_ready() {
+//!         continue;
+//!     }
+//!     let rd = node.ready().unwrap();
+//!     // 4. Persist hard state, snapshot and entries (fsync if must_sync).
+//!     if let Some(hs) = &rd.hard_state {
+//!         storage.set_hard_state(*hs);
+//!     }
+//!     if !rd.snapshot.is_empty() {
+//!         storage.apply_snapshot(rd.snapshot.clone()).unwrap();
+//!     }
+//!     storage.append(&rd.entries).unwrap();
+//!     // 5. Send rd.messages to their peers (none in a one-node cluster).
+//!     assert!(rd.messages.is_empty());
+//!     // 6. Apply committed entries.
+//!     for e in &rd.committed_entries {
+//!         match e.entry_type() {
+//!             EntryType::EntryNormal if !e.data().is_empty() => applied.push(e.data().to_vec()),
+//!             EntryType::EntryNormal => {}
+//!             _ => {
+//!                 let cc = raft_core::ConfChangeI::from_entry(e).unwrap().unwrap();
+//!                 node.apply_conf_change(&cc).unwrap();
+//!             }
+//!         }
+//!     }
+//!     // 7. Tell the node the Ready was handled.
+//!     node.advance().unwrap();
+//! }
+//! assert_eq!(applied, vec![b"hello".to_vec()]);
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -8,13 +71,32 @@ pub mod eraftpb {
     include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
 }
 
+pub mod confchange;
 pub mod config;
+pub mod describe;
 pub mod errors;
+pub mod log_unstable;
 pub mod logger;
+pub mod memory_storage;
 pub mod proto_ext;
+pub mod quorum;
+pub mod raft;
+pub mod raft_log;
+pub mod raw_node;
+pub mod read_only;
+pub mod ready;
 pub mod storage;
+pub mod tracker;
 
 pub use config::{Config, ReadOnlyOption, NO_LIMIT};
 pub use errors::{Error, Result, StorageError};
+pub use log_unstable::Unstable;
 pub use logger::{Level, Logger};
+pub use memory_storage::MemoryStorage;
+pub use proto_ext::ConfChangeI;
+pub use raft::{Raft, SoftState, StateRole, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
+pub use raft_log::RaftLog;
+pub use raw_node::{RawNode, SnapshotStatus, Status};
+pub use read_only::ReadState;
+pub use ready::Ready;
 pub use storage::{RaftState, Storage};

@@ -1,0 +1,321 @@
+//! Elections: starting a campaign, pre-votes, casting votes and counting
+//! them (etcd's `hup`, `campaign`, `poll` and `stepCandidate`).
+
+use bytes::Bytes;
+
+use super::{log, CampaignType, Raft, StateRole, CAMPAIGN_TRANSFER, INVALID_ID};
+use crate::eraftpb::{Message, MessageType};
+use crate::errors::{Error, Result};
+use crate::proto_ext::vote_resp_msg_type;
+use crate::quorum::VoteResult;
+use crate::storage::Storage;
+
+impl<S: Storage> Raft<S> {
+    /// Handles MsgHup: campaigns unless leader, unpromotable or holding
+    /// unapplied conf changes.
+    pub(crate) fn hup(&mut self, t: CampaignType) {
+        if self.state == StateRole::Leader {
+            log!(
+                self,
+                Debug,
+                "{:x} ignoring MsgHup because already leader",
+                self.id
+            );
+            return;
+        }
+        if !self.promotable() {
+            log!(
+                self,
+                Warn,
+                "{:x} is unpromotable and can not campaign",
+                self.id
+            );
+            return;
+        }
+        if self.has_unapplied_conf_changes() {
+            log!(
+                self,
+                Warn,
+                "{:x} cannot campaign at term {} since there are still pending configuration changes to apply",
+                self.id,
+                self.term
+            );
+            return;
+        }
+        log!(
+            self,
+            Info,
+            "{:x} is starting a new election at term {}",
+            self.id,
+            self.term
+        );
+        self.campaign(t);
+    }
+
+    fn has_unapplied_conf_changes(&self) -> bool {
+        let (applied, committed) = (self.raft_log.applied, self.raft_log.committed);
+        if applied >= committed {
+            return false;
+        }
+        let mut found = false;
+        let page = self.raft_log.max_applying_ents_size;
+        let res = self
+            .raft_log
+            .scan(applied + 1, committed + 1, page, |ents| {
+                if ents.iter().any(|e| {
+                    matches!(
+                        e.entry_type(),
+                        crate::eraftpb::EntryType::EntryConfChange
+                            | crate::eraftpb::EntryType::EntryConfChangeV2
+                    )
+                }) {
+                    found = true;
+                    // Stop scanning: report a sentinel error that is not a fault.
+                    return Err(Error::Misuse(String::new()));
+                }
+                Ok(())
+            });
+        if let Err(e) = res {
+            if !found {
+                log!(
+                    self,
+                    Error,
+                    "error scanning unapplied entries [{}, {}): {}",
+                    applied + 1,
+                    committed + 1,
+                    e
+                );
+                // Refuse to campaign when the log cannot be read.
+                return true;
+            }
+        }
+        found
+    }
+
+    /// Starts a (pre-)election: becomes (pre-)candidate and asks every voter.
+    pub(crate) fn campaign(&mut self, t: CampaignType) {
+        if !self.promotable() {
+            log!(
+                self,
+                Warn,
+                "{:x} is unpromotable; campaign() should have been called",
+                self.id
+            );
+        }
+        let (term, vote_msg) = if t == CampaignType::PreElection {
+            self.become_pre_candidate();
+            (self.term + 1, MessageType::MsgPreVote)
+        } else {
+            self.become_candidate();
+            (self.term, MessageType::MsgVote)
+        };
+        let ids: Vec<u64> = self.prs.config.voters.ids().into_iter().collect();
+        if self.immediate_self_ack {
+            // The older behaviour: count our own vote at once.
+            let (_, _, res) = self.poll(self.id, vote_resp_msg_type(vote_msg), true);
+            if res == VoteResult::Won {
+                if t == CampaignType::PreElection {
+                    self.campaign(CampaignType::Election);
+                } else {
+                    self.become_leader();
+                }
+                return;
+            }
+        }
+        for id in ids {
+            if id == self.id {
+                if !self.immediate_self_ack {
+                    // Our own vote counts once it is persisted: it comes
+                    // back through the after-append messages.
+                    self.send(Message {
+                        to: id,
+                        term,
+                        ..Message::with_type(vote_resp_msg_type(vote_msg))
+                    });
+                }
+                continue;
+            }
+            let (last_term, last_index) = (self.raft_log.last_term(), self.raft_log.last_index());
+            log!(
+                self,
+                Info,
+                "{:x} [logterm: {}, index: {}] sent {:?} request to {:x} at term {}",
+                self.id,
+                last_term,
+                last_index,
+                vote_msg,
+                id,
+                self.term
+            );
+            let context = if t == CampaignType::Transfer {
+                Some(Bytes::from_static(CAMPAIGN_TRANSFER))
+            } else {
+                None
+            };
+            self.send(Message {
+                to: id,
+                term,
+                index: last_index,
+                log_term: last_term,
+                context,
+                ..Message::with_type(vote_msg)
+            });
+        }
+    }
+
+    /// Records a vote and returns the tally.
+    pub(crate) fn poll(&mut self, id: u64, t: MessageType, v: bool) -> (usize, usize, VoteResult) {
+        if v {
+            log!(
+                self,
+                Info,
+                "{:x} received {:?} from {:x} at term {}",
+                self.id,
+                t,
+                id,
+                self.term
+            );
+        } else {
+            log!(
+                self,
+                Info,
+                "{:x} received {:?} rejection from {:x} at term {}",
+                self.id,
+                t,
+                id,
+                self.term
+            );
+        }
+        self.prs.record_vote(id, v);
+        self.prs.tally_votes()
+    }
+
+    /// Answers MsgVote / MsgPreVote (after the term checks in `step`).
+    pub(crate) fn handle_vote_request(&mut self, m: Message) {
+        let t = m.msg_type();
+        let can_vote = self.vote == m.from
+            || (self.vote == INVALID_ID && self.leader_id == INVALID_ID)
+            || (t == MessageType::MsgPreVote && m.term > self.term);
+        let (last_term, last_index) = (self.raft_log.last_term(), self.raft_log.last_index());
+        if can_vote && self.raft_log.is_up_to_date(m.index, m.log_term) {
+            log!(
+                self,
+                Info,
+                "{:x} [logterm: {}, index: {}, vote: {:x}] cast {:?} for {:x} [logterm: {}, index: {}] at term {}",
+                self.id,
+                last_term,
+                last_index,
+                self.vote,
+                t,
+                m.from,
+                m.log_term,
+                m.index,
+                self.term
+            );
+            self.send(Message {
+                to: m.from,
+                term: m.term,
+                ..Message::with_type(vote_resp_msg_type(t))
+            });
+            if t == MessageType::MsgVote {
+                self.election_elapsed = 0;
+                self.vote = m.from;
+            }
+        } else {
+            log!(
+                self,
+                Info,
+                "{:x} [logterm: {}, index: {}, vote: {:x}] rejected {:?} from {:x} [logterm: {}, index: {}] at term {}",
+                self.id,
+                last_term,
+                last_index,
+                self.vote,
+                t,
+                m.from,
+                m.log_term,
+                m.index,
+                self.term
+            );
+            self.send(Message {
+                to: m.from,
+                term: self.term,
+                reject: true,
+                ..Message::with_type(vote_resp_msg_type(t))
+            });
+        }
+    }
+
+    /// The step function of candidates and pre-candidates.
+    pub(crate) fn step_candidate(&mut self, m: Message) -> Result<()> {
+        let my_vote_resp = if self.state == StateRole::PreCandidate {
+            MessageType::MsgPreVoteResp
+        } else {
+            MessageType::MsgVoteResp
+        };
+        let t = m.msg_type();
+        match t {
+            MessageType::MsgProp => {
+                log!(
+                    self,
+                    Info,
+                    "{:x} no leader at term {}; dropping proposal",
+                    self.id,
+                    self.term
+                );
+                return Err(Error::ProposalDropped);
+            }
+            MessageType::MsgApp => {
+                self.become_follower(m.term, m.from);
+                self.handle_append_entries(&m);
+            }
+            MessageType::MsgHeartbeat => {
+                self.become_follower(m.term, m.from);
+                self.handle_heartbeat(m);
+            }
+            MessageType::MsgSnap => {
+                self.become_follower(m.term, m.from);
+                self.handle_snapshot(m);
+            }
+            _ if t == my_vote_resp => {
+                let (gr, rj, res) = self.poll(m.from, t, !m.reject);
+                log!(
+                    self,
+                    Info,
+                    "{:x} has received {} {:?} votes and {} vote rejections",
+                    self.id,
+                    gr,
+                    t,
+                    rj
+                );
+                match res {
+                    VoteResult::Won => {
+                        if self.state == StateRole::PreCandidate {
+                            self.campaign(CampaignType::Election);
+                        } else {
+                            self.become_leader();
+                            self.bcast_append();
+                        }
+                    }
+                    VoteResult::Lost => {
+                        let term = self.term;
+                        self.become_follower(term, INVALID_ID);
+                    }
+                    VoteResult::Pending => {}
+                }
+            }
+            MessageType::MsgTimeoutNow => {
+                log!(
+                    self,
+                    Debug,
+                    "{:x} [term {} state {}] ignored MsgTimeoutNow from {:x}",
+                    self.id,
+                    self.term,
+                    self.state,
+                    m.from
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

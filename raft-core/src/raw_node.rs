@@ -1,0 +1,543 @@
+//! [`RawNode`]: the thread-unsafe node interface in etcd's style. The
+//! application drives it with `tick`, `step`, `propose`, and the
+//! `ready` / `advance` loop.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use prost::Message as _;
+
+use crate::config::Config;
+use crate::eraftpb::{
+    ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType,
+};
+use crate::errors::{Error, Result};
+use crate::proto_ext::{is_local_msg, is_response_msg, ConfChangeI};
+use crate::raft::{
+    is_local_msg_target, Raft, SoftState, StateRole, StepHook, LOCAL_APPEND_THREAD,
+    LOCAL_APPLY_THREAD,
+};
+use crate::read_only::ReadState;
+use crate::ready::{must_sync, Ready};
+use crate::storage::Storage;
+use crate::tracker::{Progress, TrackerConfig};
+
+/// The outcome of sending a snapshot, reported with
+/// [`RawNode::report_snapshot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotStatus {
+    /// The follower received and applied the snapshot.
+    Finish,
+    /// Sending failed; the leader will retry later.
+    Failure,
+}
+
+/// A snapshot of the node's state for observation.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The node id.
+    pub id: u64,
+    /// Term, vote and commit.
+    pub hard_state: HardState,
+    /// Leader and role.
+    pub soft_state: SoftState,
+    /// The applied index.
+    pub applied: u64,
+    /// The target of a leadership transfer in progress, or 0.
+    pub lead_transferee: u64,
+    /// The configuration.
+    pub config: TrackerConfig,
+    /// The progress of every peer; only a leader has it.
+    pub progress: Option<BTreeMap<u64, Progress>>,
+}
+
+/// A Raft node without its own thread or clock.
+///
+/// Not thread-safe: use one node from one thread at a time (it may move
+/// between threads when its storage allows).
+pub struct RawNode<S: Storage> {
+    /// The state machine.
+    pub raft: Raft<S>,
+    prev_soft_state: SoftState,
+    prev_hard_state: HardState,
+    steps_on_advance: Vec<Message>,
+    awaiting_advance: bool,
+    async_storage_writes: bool,
+    failed: Option<String>,
+}
+
+impl<S: Storage> RawNode<S> {
+    /// Creates a node from a config and a storage (restarting from the
+    /// storage's state when it is not empty).
+    pub fn new(config: &Config, store: S) -> Result<Self> {
+        let raft = Raft::new(config, store)?;
+        let prev_soft_state = raft.soft_state();
+        let prev_hard_state = raft.hard_state();
+        Ok(RawNode {
+            raft,
+            prev_soft_state,
+            prev_hard_state,
+            steps_on_advance: Vec::new(),
+            awaiting_advance: false,
+            async_storage_writes: config.async_storage_writes,
+            failed: None,
+        })
+    }
+
+    /// Runs `f` on the state machine unless the node failed earlier; a
+    /// storage fault raised during `f` fails the node.
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Raft<S>) -> Result<T>) -> Result<T> {
+        if let Some(why) = &self.failed {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        let res = f(&mut self.raft);
+        if let Some(fault) = self.raft.take_fault() {
+            self.failed = Some(fault.to_string());
+            return Err(fault);
+        }
+        res
+    }
+
+    /// True when an earlier storage failure disabled the node.
+    pub fn is_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// Bootstraps an empty storage with the given voters: one
+    /// ConfChangeAddNode entry per peer at term 1, committed and applied to
+    /// the configuration, handed out by the first Ready for persisting and
+    /// applying.
+    pub fn bootstrap(&mut self, peers: &[u64]) -> Result<()> {
+        if peers.is_empty() {
+            return Err(Error::Misuse(
+                "must provide at least one peer to Bootstrap".into(),
+            ));
+        }
+        if peers.contains(&0) {
+            return Err(Error::Misuse("cannot bootstrap with peer id 0".into()));
+        }
+        let last = self.raft.raft_log.store.last_index()?;
+        if last != 0 || self.raft.raft_log.last_index() != 0 {
+            return Err(Error::Misuse("can't bootstrap a nonempty Storage".into()));
+        }
+        self.guarded(|r| {
+            r.become_follower(1, 0);
+            let ents: Vec<Entry> = peers
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let mut cc = ConfChange {
+                        node_id: *id,
+                        ..Default::default()
+                    };
+                    cc.set_change_type(ConfChangeType::ConfChangeAddNode);
+                    let mut e = Entry {
+                        term: 1,
+                        index: i as u64 + 1,
+                        data: Some(cc.encode_to_vec().into()),
+                        ..Default::default()
+                    };
+                    e.set_entry_type(EntryType::EntryConfChange);
+                    e
+                })
+                .collect();
+            r.raft_log.append(&ents)?;
+            r.raft_log.committed = ents.len() as u64;
+            for id in peers {
+                let mut cc = ConfChange {
+                    node_id: *id,
+                    ..Default::default()
+                };
+                cc.set_change_type(ConfChangeType::ConfChangeAddNode);
+                r.apply_conf_change(&ConfChangeI::V1(cc).as_v2())?;
+            }
+            Ok(())
+        })?;
+        self.prev_hard_state = HardState::default();
+        Ok(())
+    }
+
+    /// Advances the logical clock by one tick.
+    pub fn tick(&mut self) {
+        let _ = self.guarded(|r| {
+            r.tick();
+            Ok(())
+        });
+    }
+
+    /// Starts an election (pre-vote first when enabled).
+    pub fn campaign(&mut self) -> Result<()> {
+        self.guarded(|r| r.step(Message::with_type(MessageType::MsgHup)))
+    }
+
+    /// Proposes data to be appended to the log.
+    pub fn propose(&mut self, data: impl Into<Bytes>) -> Result<()> {
+        let id = self.raft.id;
+        let m = Message {
+            from: id,
+            entries: vec![Entry {
+                data: Some(data.into()),
+                ..Default::default()
+            }],
+            ..Message::with_type(MessageType::MsgProp)
+        };
+        self.guarded(|r| r.step(m))
+    }
+
+    /// Proposes a membership change (V1 or V2).
+    pub fn propose_conf_change(&mut self, cc: impl Into<ConfChangeI>) -> Result<()> {
+        let cc = cc.into();
+        let m = crate::raft::conf_change_to_msg(Some(&cc));
+        self.guarded(|r| r.step(m))
+    }
+
+    /// Applies a committed conf change and returns the new ConfState.
+    pub fn apply_conf_change(&mut self, cc: &ConfChangeI) -> Result<ConfState> {
+        let v2 = cc.as_v2();
+        self.guarded(|r| r.apply_conf_change(&v2))
+    }
+
+    /// Feeds a message from a peer (or a local storage thread) to the node.
+    pub fn step(&mut self, m: Message) -> Result<()> {
+        let t = m.msg_type();
+        if is_local_msg(t) && !is_local_msg_target(m.from) {
+            return Err(Error::StepLocalMsg);
+        }
+        if is_response_msg(t)
+            && !is_local_msg_target(m.from)
+            && !self.raft.prs.progress.contains_key(&m.from)
+        {
+            return Err(Error::StepPeerNotFound);
+        }
+        self.guarded(|r| r.step(m))
+    }
+
+    /// Requests a linearizable read; the answer comes as a ReadState with
+    /// the same context.
+    pub fn read_index(&mut self, rctx: impl Into<Bytes>) -> Result<()> {
+        let m = Message {
+            entries: vec![Entry {
+                data: Some(rctx.into()),
+                ..Default::default()
+            }],
+            ..Message::with_type(MessageType::MsgReadIndex)
+        };
+        self.guarded(|r| r.step(m))
+    }
+
+    /// Asks the leader to hand leadership to `transferee`.
+    pub fn transfer_leader(&mut self, transferee: u64) -> Result<()> {
+        let m = Message {
+            from: transferee,
+            ..Message::with_type(MessageType::MsgTransferLeader)
+        };
+        self.guarded(|r| r.step(m))
+    }
+
+    /// Makes a follower forget its leader (so that it grants votes at once).
+    pub fn forget_leader(&mut self) -> Result<()> {
+        self.guarded(|r| r.step(Message::with_type(MessageType::MsgForgetLeader)))
+    }
+
+    /// Reports that the last message to `id` could not be delivered.
+    pub fn report_unreachable(&mut self, id: u64) -> Result<()> {
+        let m = Message {
+            from: id,
+            ..Message::with_type(MessageType::MsgUnreachable)
+        };
+        self.guarded(|r| r.step(m))
+    }
+
+    /// Reports the outcome of sending a snapshot to `id`.
+    pub fn report_snapshot(&mut self, id: u64, status: SnapshotStatus) -> Result<()> {
+        let m = Message {
+            from: id,
+            reject: status == SnapshotStatus::Failure,
+            ..Message::with_type(MessageType::MsgSnapStatus)
+        };
+        self.guarded(|r| r.step(m))
+    }
+
+    fn apply_unstable_entries(&self) -> bool {
+        !self.async_storage_writes
+    }
+
+    /// Whether `ready` would return something.
+    pub fn has_ready(&self) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
+        let r = &self.raft;
+        if r.soft_state() != self.prev_soft_state {
+            return true;
+        }
+        let hs = r.hard_state();
+        if !hs.is_empty() && hs != self.prev_hard_state {
+            return true;
+        }
+        if r.raft_log.has_next_unstable_snapshot() {
+            return true;
+        }
+        if !r.msgs.is_empty() || !r.msgs_after_append.is_empty() {
+            return true;
+        }
+        if r.raft_log.has_next_unstable_ents()
+            || r.raft_log
+                .has_next_committed_ents(self.apply_unstable_entries())
+        {
+            return true;
+        }
+        !r.read_states.is_empty()
+    }
+
+    /// Returns the pending work; the application must handle it and (unless
+    /// async storage writes are on) call `advance` before the next `ready`.
+    pub fn ready(&mut self) -> Result<Ready> {
+        if let Some(why) = &self.failed {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        if self.awaiting_advance {
+            return Err(Error::Misuse(
+                "ready called again before advance of the previous Ready".into(),
+            ));
+        }
+        let rd = self.ready_without_accept();
+        if let Some(fault) = self.raft.take_fault() {
+            self.failed = Some(fault.to_string());
+            return Err(fault);
+        }
+        self.accept_ready(&rd);
+        Ok(rd)
+    }
+
+    fn ready_without_accept(&mut self) -> Ready {
+        let allow_unstable = self.apply_unstable_entries();
+        let r = &mut self.raft;
+        let mut rd = Ready {
+            entries: r.raft_log.next_unstable_ents().to_vec(),
+            committed_entries: r.raft_log.next_committed_ents(allow_unstable),
+            messages: std::mem::take(&mut r.msgs),
+            ..Default::default()
+        };
+        if r.merge_appends {
+            crate::raft::merge_appends(&mut rd.messages, r.max_msg_size);
+        }
+        let ss = r.soft_state();
+        if ss != self.prev_soft_state {
+            rd.soft_state = Some(ss);
+        }
+        let hs = r.hard_state();
+        if hs != self.prev_hard_state {
+            rd.hard_state = Some(hs);
+        }
+        if let Some(s) = r.raft_log.next_unstable_snapshot() {
+            rd.snapshot = s.clone();
+        }
+        if !r.read_states.is_empty() {
+            rd.read_states = r.read_states.clone();
+        }
+        rd.must_sync = must_sync(&hs, &self.prev_hard_state, rd.entries.len());
+        if self.async_storage_writes {
+            if self.need_storage_append_msg(&rd) {
+                let m = self.new_storage_append_msg(&rd);
+                rd.messages.push(m);
+            }
+            if !rd.committed_entries.is_empty() {
+                let m = self.new_storage_apply_msg(&rd.committed_entries);
+                rd.messages.push(m);
+            }
+        } else {
+            let id = self.raft.id;
+            rd.messages.extend(
+                self.raft
+                    .msgs_after_append
+                    .iter()
+                    .filter(|m| m.to != id)
+                    .cloned(),
+            );
+        }
+        rd
+    }
+
+    fn need_storage_append_msg(&self, rd: &Ready) -> bool {
+        !rd.entries.is_empty()
+            || rd.hard_state.as_ref().is_some_and(|h| !h.is_empty())
+            || !rd.snapshot.is_empty()
+            || !self.raft.msgs_after_append.is_empty()
+    }
+
+    fn need_storage_append_resp_msg(&self, rd: &Ready) -> bool {
+        self.raft.raft_log.has_next_or_in_progress_unstable_ents() || !rd.snapshot.is_empty()
+    }
+
+    fn new_storage_append_msg(&self, rd: &Ready) -> Message {
+        let mut m = Message {
+            to: LOCAL_APPEND_THREAD,
+            from: self.raft.id,
+            entries: rd.entries.clone(),
+            ..Message::with_type(MessageType::MsgStorageAppend)
+        };
+        if let Some(hs) = rd.hard_state.as_ref().filter(|h| !h.is_empty()) {
+            m.term = hs.term;
+            m.vote = hs.vote;
+            m.commit = hs.commit;
+        }
+        if !rd.snapshot.is_empty() {
+            m.snapshot = Some(rd.snapshot.clone());
+        }
+        m.responses = self.raft.msgs_after_append.clone();
+        if self.need_storage_append_resp_msg(rd) {
+            m.responses.push(self.new_storage_append_resp_msg(rd));
+        }
+        m
+    }
+
+    fn new_storage_append_resp_msg(&self, rd: &Ready) -> Message {
+        let r = &self.raft;
+        let mut m = Message {
+            to: r.id,
+            from: LOCAL_APPEND_THREAD,
+            term: r.term,
+            ..Message::with_type(MessageType::MsgStorageAppendResp)
+        };
+        if r.raft_log.has_next_or_in_progress_unstable_ents() {
+            m.index = r.raft_log.last_index();
+            m.log_term = r.raft_log.last_term();
+        }
+        if !rd.snapshot.is_empty() {
+            m.snapshot = Some(rd.snapshot.clone());
+        }
+        m
+    }
+
+    fn new_storage_apply_msg(&self, ents: &[Entry]) -> Message {
+        Message {
+            to: LOCAL_APPLY_THREAD,
+            from: self.raft.id,
+            entries: ents.to_vec(),
+            responses: vec![self.new_storage_apply_resp_msg(ents)],
+            ..Message::with_type(MessageType::MsgStorageApply)
+        }
+    }
+
+    fn new_storage_apply_resp_msg(&self, ents: &[Entry]) -> Message {
+        Message {
+            to: self.raft.id,
+            from: LOCAL_APPLY_THREAD,
+            entries: ents.to_vec(),
+            ..Message::with_type(MessageType::MsgStorageApplyResp)
+        }
+    }
+
+    fn accept_ready(&mut self, rd: &Ready) {
+        if let Some(ss) = rd.soft_state {
+            self.prev_soft_state = ss;
+        }
+        if let Some(hs) = rd.hard_state.as_ref().filter(|h| !h.is_empty()) {
+            self.prev_hard_state = *hs;
+        }
+        if !rd.read_states.is_empty() {
+            self.raft.read_states.clear();
+        }
+        if !self.async_storage_writes {
+            let id = self.raft.id;
+            let mut steps: Vec<Message> = self
+                .raft
+                .msgs_after_append
+                .iter()
+                .filter(|m| m.to == id)
+                .cloned()
+                .collect();
+            if self.need_storage_append_resp_msg(rd) {
+                steps.push(self.new_storage_append_resp_msg(rd));
+            }
+            if !rd.committed_entries.is_empty() {
+                steps.push(self.new_storage_apply_resp_msg(&rd.committed_entries));
+            }
+            self.steps_on_advance = steps;
+            self.awaiting_advance = true;
+        }
+        self.raft.msgs.clear();
+        self.raft.msgs_after_append.clear();
+        self.raft.raft_log.accept_unstable();
+        if let Some(last) = rd.committed_entries.last() {
+            let size: u64 = rd.committed_entries.iter().map(|e| e.size()).sum();
+            let allow = self.apply_unstable_entries();
+            if let Err(e) = self.raft.raft_log.accept_applying(last.index, size, allow) {
+                // Cannot happen for entries handed out by next_committed_ents;
+                // refuse further work rather than continue inconsistently.
+                self.failed = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Acknowledges the last Ready: its entries and hard state are persisted
+    /// and its committed entries applied.
+    pub fn advance(&mut self) -> Result<()> {
+        if self.async_storage_writes {
+            return Err(Error::Misuse(
+                "advance must not be called when using async storage writes".into(),
+            ));
+        }
+        if !self.awaiting_advance {
+            return Err(Error::Misuse(
+                "advance called without a pending Ready".into(),
+            ));
+        }
+        self.awaiting_advance = false;
+        let steps = std::mem::take(&mut self.steps_on_advance);
+        self.guarded(|r| {
+            for m in steps {
+                // Errors of these internal acknowledgements are not the
+                // caller's (etcd ignores them too); faults still surface.
+                let _ = r.step(m);
+            }
+            Ok(())
+        })
+    }
+
+    /// The node's status.
+    pub fn status(&self) -> Status {
+        let r = &self.raft;
+        Status {
+            id: r.id,
+            hard_state: r.hard_state(),
+            soft_state: r.soft_state(),
+            applied: r.raft_log.applied,
+            lead_transferee: r.lead_transferee,
+            config: r.prs.config.clone(),
+            progress: (r.state == StateRole::Leader).then(|| r.prs.progress.clone()),
+        }
+    }
+
+    /// The storage the node reads from.
+    pub fn store(&self) -> &S {
+        &self.raft.raft_log.store
+    }
+
+    /// The node id.
+    pub fn id(&self) -> u64 {
+        self.raft.id
+    }
+
+    /// Payload bytes of the leader's uncommitted tail.
+    pub fn uncommitted_size(&self) -> u64 {
+        self.raft.uncommitted_size
+    }
+
+    /// Read states not yet handed out by a Ready.
+    pub fn read_states(&self) -> &[ReadState] {
+        &self.raft.read_states
+    }
+
+    /// Replaces the pending read states.
+    pub fn set_read_states(&mut self, rs: Vec<ReadState>) {
+        self.raft.read_states = rs;
+    }
+
+    /// Installs (or removes) a replacement for the role step function; the
+    /// hook receives every message that would reach the role's step.
+    pub fn set_step_hook(&mut self, hook: Option<StepHook>) {
+        self.raft.set_step_hook(hook);
+    }
+}

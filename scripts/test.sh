@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project and ends with one line
+# "N passed, N failed". Exits non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh || exit 1
+
+passed=0
+failed=0
+logdir=$(mktemp -d)
+summary=()
+
+step() { # step NAME CMD... : one pass/fail unit
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then passed=$((passed + 1)); summary+=("ok    $name")
+  else failed=$((failed + 1)); summary+=("FAIL  $name"); fi
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+
+# Rust tests: count the individual tests.
+echo "=== cargo test --workspace"
+cargo test --workspace --no-fail-fast -- --nocapture >"$logdir/cargo.log" 2>&1
+rc=$?
+grep -E "^(conformance|test result|    |---- |failures:|error)|panicked" "$logdir/cargo.log" | grep -v "^    Finished\|^    Running\|^   Compiling" | tail -n 200
+p=$(grep -Eo "test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed" "$logdir/cargo.log" | awk '{s+=$4} END {print s+0}')
+f=$(grep -Eo "test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed" "$logdir/cargo.log" | awk '{s+=$6} END {print s+0}')
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+  tail -n 60 "$logdir/cargo.log"; f=1
+fi
+passed=$((passed + p)); failed=$((failed + f))
+summary+=("cargo test: $p passed, $f failed")
+summary+=("$(grep -B1 '^conformance: ' "$logdir/cargo.log" | grep -v '^--$' | paste -sd' ' - | sed 's/conformance:/=>/g')")
+
+step "benchmarks build" cargo bench --workspace --no-run -q
+
+# Suites of the other languages print "<suite>: N passed, N failed".
+for suite in tests/cpp/run.sh tests/lua/run.sh; do
+  [ -f "$suite" ] || continue
+  echo "=== $suite"
+  bash "$suite" 2>&1 | tee "$logdir/suite.log"
+  line=$(grep -E "^[a-z+]+: [0-9]+ passed, [0-9]+ failed" "$logdir/suite.log" | tail -n 1)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1)); summary+=("FAIL  $suite (no result line)")
+  else
+    p=$(echo "$line" | awk '{print $2}'); f=$(echo "$line" | awk '{print $4}')
+    passed=$((passed + p)); failed=$((failed + f)); summary+=("$line")
+  fi
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+rm -rf "$logdir"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
