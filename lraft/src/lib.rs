@@ -9,8 +9,12 @@ pub mod leveldb;
 pub mod list;
 pub mod logger;
 pub mod lua_storage;
+pub mod memory_storage;
 pub mod pb;
+pub mod raw_node;
 pub mod readstate;
+pub mod ready;
+pub mod status;
 pub mod storage_ref;
 pub mod sync_env;
 pub mod util;
@@ -24,6 +28,11 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     t.set(
         "ldbstorage",
         lua.create_function(lua_storage::new_lua_storage)?,
+    )?;
+    t.set("rawnode", lua.create_function(raw_node::new_raw_node)?)?;
+    t.set(
+        "memorystorage",
+        lua.create_function(memory_storage::new_memory_storage)?,
     )?;
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
     t.set("leveldb", leveldb::module(lua)?)?;
