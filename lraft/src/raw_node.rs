@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use mlua::prelude::*;
-use raft_core::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, Message};
+use raft_core::eraftpb::{ConfChange, ConfChangeType, Message};
 use raft_core::{ConfChangeI, Error, RawNode, ReadState, SnapshotStatus, Storage};
 
 use crate::codes::{
@@ -219,25 +219,19 @@ impl LRawNode {
         {
             // etcd's `Config.peers` / `learners`: the initial membership of
             // a node with an empty log, without any log entries.
-            let mut changes: Vec<ConfChangeSingle> = Vec::new();
             for (ids, ty) in [
                 (&cfg.peers, ConfChangeType::ConfChangeAddNode),
                 (&cfg.learners, ConfChangeType::ConfChangeAddLearnerNode),
             ] {
                 for id in ids {
-                    let mut c = ConfChangeSingle {
+                    let mut cc = ConfChange {
                         node_id: *id,
                         ..Default::default()
                     };
-                    c.set_change_type(ty);
-                    changes.push(c);
+                    cc.set_change_type(ty);
+                    node.apply_conf_change(&ConfChangeI::V1(cc)).map_err(fail)?;
                 }
             }
-            let cc = ConfChangeV2 {
-                changes,
-                ..Default::default()
-            };
-            node.apply_conf_change(&ConfChangeI::V2(cc)).map_err(fail)?;
         }
         *g = Slot::Live(Box::new(Live {
             node,

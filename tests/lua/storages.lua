@@ -7,22 +7,10 @@ local storages = {}
 
 --- Each factory: make(ents) -> storage, cleanup(). `ents` (optional) is a
 --- list of entries whose first one is the dummy (compaction point).
+--- base(s) is the value to assign to cfg.Storage; reopen(s) (ldbstorage
+--- only) closes and reopens the database, returning the new storage.
 storages.list = {
     {
-        name = "ldbstorage",
-        make = function(ents)
-            local path = helpers.tmpdir("stor")
-            local s = ldbstorage.new(path, ents)
-            return s, function()
-                s:close()
-                ldbstorage.delete_db(path)
-            end
-        end,
-    },
-}
-
-if raft.memorystorage then
-    table.insert(storages.list, 1, {
         name = "memorystorage",
         make = function(ents)
             local s = raft.memorystorage()
@@ -39,7 +27,29 @@ if raft.memorystorage then
             end
             return s, function() end
         end,
-    })
-end
+        base = function(s) return s end,
+        reopen = function(s) return s end,
+    },
+    {
+        name = "ldbstorage",
+        make = function(ents)
+            local path = helpers.tmpdir("stor")
+            local s = ldbstorage.new(path, ents)
+            local current = s
+            return s, function()
+                current:close()
+                ldbstorage.delete_db(path)
+            end, function(new) current = new end
+        end,
+        base = function(s) return s.base end,
+        reopen = function(s)
+            s:close()
+            return ldbstorage.new(s.path)
+        end,
+    },
+}
+
+-- Both storages must run: a missing one is a failure, never a silent skip.
+assert(raft.memorystorage, "lraft.memorystorage is missing")
 
 return storages
