@@ -47,7 +47,9 @@ function Node:start(peers)
     cfg.ID = self.id
     cfg.ElectionTick = 10
     cfg.HeartbeatTick = 1
-    cfg.Seed = self.id
+    -- Odd seeds: the core's generator ignores the lowest bit of the seed
+    -- (seed | 1), so ids 2 and 3 would draw identical election timeouts.
+    cfg.Seed = self.id * 2 + 1
     cfg.Applied = self.applied_index or 0
     cfg.Storage = self.st.base(self.s)
     if self.opts.cfg then self.opts.cfg(cfg) end
