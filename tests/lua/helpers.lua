@@ -14,11 +14,12 @@ function helpers.tmpdir(tag)
     return name
 end
 
---- Entries from {index, term} pairs.
+--- Entries from {index, term[, data]} triples, every field set (as the
+--- node's entries are, so that sizes agree across storages).
 function helpers.ents(list)
     local out = {}
     for i, p in ipairs(list) do
-        out[i] = pb.entry(p[1], p[2], p[3])
+        out[i] = pb.entry(p[1], p[2], p[3], pb.EntryNormal)
     end
     return out
 end
