@@ -97,9 +97,37 @@ pub type StepHook = Box<dyn FnMut(&Message) -> Result<()>>;
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
 
+#[cfg(test)]
+mod rng_tests {
+    use super::Rng;
+
+    #[test]
+    fn nearby_seeds_give_different_sequences() {
+        for seed in 0..16u64 {
+            let mut a = Rng::new(seed);
+            let mut b = Rng::new(seed + 1);
+            let sa: Vec<u64> = (0..8).map(|_| a.below(1000)).collect();
+            let sb: Vec<u64> = (0..8).map(|_| b.below(1000)).collect();
+            assert_ne!(sa, sb, "seeds {seed} and {}", seed + 1);
+        }
+    }
+
+    #[test]
+    fn values_stay_below_the_bound() {
+        let mut r = Rng::new(42);
+        assert!((0..1000).all(|_| r.below(7) < 7));
+    }
+}
+
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
+        // Mix the seed (splitmix64) so that nearby seeds such as node ids
+        // give unrelated sequences; xorshift needs a non-zero state.
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        Rng(if z == 0 { 1 } else { z })
     }
     /// A value in `[0, n)`; `n` must be > 0.
     pub fn below(&mut self, n: u64) -> u64 {
