@@ -47,8 +47,7 @@ function Node:start(peers)
     cfg.ID = self.id
     cfg.ElectionTick = 10
     cfg.HeartbeatTick = 1
-    -- Odd seeds: the core's generator ignores the lowest bit of the seed
-    -- (seed | 1), so ids 2 and 3 would draw identical election timeouts.
+    -- A fixed seed per node keeps election timeouts reproducible.
     cfg.Seed = self.id * 2 + 1
     cfg.Applied = self.applied_index or 0
     cfg.Storage = self.st.base(self.s)
