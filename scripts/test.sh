@@ -32,7 +32,8 @@ if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 fi
 passed=$((passed + p)); failed=$((failed + f))
 summary+=("cargo test: $p passed, $f failed")
-summary+=("$(grep -B1 '^conformance: ' "$logdir/cargo.log" | grep -v '^--$' | paste -sd' ' - | sed 's/conformance:/=>/g')")
+while read -r group; do summary+=("  $group"); done < <(
+  awk '/^group /{g=$2} /^conformance: /{print "conformance " g ": " $2 " files pass"}' "$logdir/cargo.log")
 
 step "benchmarks build" cargo bench --workspace --no-run -q
 

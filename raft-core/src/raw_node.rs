@@ -103,6 +103,11 @@ impl<S: Storage> RawNode<S> {
         self.failed.is_some()
     }
 
+    /// Why the node was disabled, if it was.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
     /// Bootstraps an empty storage with the given voters: one
     /// ConfChangeAddNode entry per peer at term 1, committed and applied to
     /// the configuration, handed out by the first Ready for persisting and

@@ -190,16 +190,9 @@ impl<S: Storage> Raft<S> {
         if self.maybe_commit() {
             self.bcast_append();
         } else {
-            let ids: Vec<u64> = self
-                .prs
-                .progress
-                .keys()
-                .copied()
-                .filter(|id| *id != self.id)
-                .collect();
-            for id in ids {
-                self.maybe_send_append(id, false);
-            }
+            self.for_each_peer(|r, id| {
+                r.maybe_send_append(id, false);
+            });
         }
         if self.lead_transferee != INVALID_ID
             && !self.prs.config.voters.contains(self.lead_transferee)

@@ -4,12 +4,16 @@
 //! `membership` and `read_index` hold the rest.
 
 mod election;
+mod follower;
+mod leader;
 mod leader_transfer;
 mod membership;
 mod merge;
 mod read_index;
 mod replication;
 mod snapshot;
+mod step;
+mod tick;
 
 pub(crate) use membership::conf_change_to_msg;
 pub use membership::describe_conf_change;
@@ -115,7 +119,13 @@ pub(crate) struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
+        // Mix the seed (splitmix64) so that nearby seeds such as node ids
+        // give unrelated sequences; xorshift needs a non-zero state.
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        Rng(if z == 0 { 1 } else { z })
     }
     /// A value in `[0, n)`; `n` must be > 0.
     pub fn below(&mut self, n: u64) -> u64 {
@@ -180,6 +190,9 @@ pub struct Raft<S: Storage> {
     pub(crate) merge_appends: bool,
 
     pub(crate) rng: Rng,
+    /// Reused buffer for peer ids while broadcasting (avoids allocating on
+    /// every proposal).
+    pub(crate) peer_buf: Vec<u64>,
     pub(crate) step_hook: Option<StepHook>,
     /// The logger.
     pub logger: Arc<dyn Logger>,
@@ -241,6 +254,7 @@ impl<S: Storage> Raft<S> {
             immediate_self_ack: c.immediate_self_ack,
             merge_appends: c.merge_appends,
             rng: Rng::new(seed),
+            peer_buf: Vec::new(),
             step_hook: None,
             logger,
         };
@@ -337,12 +351,11 @@ impl<S: Storage> Raft<S> {
         }
         let t = m.msg_type();
         match t {
+            // Vote messages always carry their term explicitly.
             MessageType::MsgVote
             | MessageType::MsgVoteResp
             | MessageType::MsgPreVote
-            | MessageType::MsgPreVoteResp => {
-                debug_assert!(m.term != 0, "term should be set when sending {t:?}");
-            }
+            | MessageType::MsgPreVoteResp => {}
             MessageType::MsgProp | MessageType::MsgReadIndex => {}
             _ => m.term = self.term,
         }
@@ -413,10 +426,15 @@ impl<S: Storage> Raft<S> {
 
     /// Becomes a candidate for the next term (votes for itself).
     pub fn become_candidate(&mut self) {
-        debug_assert!(
-            self.state != StateRole::Leader,
-            "invalid transition [leader -> candidate]"
-        );
+        if self.state == StateRole::Leader {
+            log!(
+                self,
+                Error,
+                "{:x} invalid transition [leader -> candidate]",
+                self.id
+            );
+            return;
+        }
         let term = self.term + 1;
         self.reset(term);
         self.vote = self.id;
@@ -432,10 +450,15 @@ impl<S: Storage> Raft<S> {
 
     /// Becomes a pre-candidate (term and vote unchanged).
     pub fn become_pre_candidate(&mut self) {
-        debug_assert!(
-            self.state != StateRole::Leader,
-            "invalid transition [leader -> pre-candidate]"
-        );
+        if self.state == StateRole::Leader {
+            log!(
+                self,
+                Error,
+                "{:x} invalid transition [leader -> pre-candidate]",
+                self.id
+            );
+            return;
+        }
         self.prs.reset_votes();
         self.leader_id = INVALID_ID;
         self.state = StateRole::PreCandidate;
@@ -450,10 +473,15 @@ impl<S: Storage> Raft<S> {
 
     /// Becomes the leader of the current term and appends an empty entry.
     pub fn become_leader(&mut self) {
-        debug_assert!(
-            self.state != StateRole::Follower,
-            "invalid transition [follower -> leader]"
-        );
+        if self.state == StateRole::Follower {
+            log!(
+                self,
+                Error,
+                "{:x} invalid transition [follower -> leader]",
+                self.id
+            );
+            return;
+        }
         let term = self.term;
         self.reset(term);
         self.leader_id = self.id;
@@ -485,63 +513,6 @@ impl<S: Storage> Raft<S> {
         }
     }
 
-    fn tick_election(&mut self) {
-        self.election_elapsed += 1;
-        if self.promotable() && self.past_election_timeout() {
-            self.election_elapsed = 0;
-            let m = Message {
-                from: self.id,
-                ..Message::with_type(MessageType::MsgHup)
-            };
-            if let Err(e) = self.step(m) {
-                log!(self, Debug, "error occurred during election: {}", e);
-            }
-        }
-    }
-
-    fn tick_heartbeat(&mut self) {
-        self.heartbeat_elapsed += 1;
-        self.election_elapsed += 1;
-        if self.election_elapsed >= self.election_timeout {
-            self.election_elapsed = 0;
-            if self.check_quorum {
-                let m = Message {
-                    from: self.id,
-                    ..Message::with_type(MessageType::MsgCheckQuorum)
-                };
-                if let Err(e) = self.step(m) {
-                    log!(
-                        self,
-                        Debug,
-                        "error occurred during checking sending heartbeat: {}",
-                        e
-                    );
-                }
-            }
-            if self.state == StateRole::Leader && self.lead_transferee != INVALID_ID {
-                self.abort_leader_transfer();
-            }
-        }
-        if self.state != StateRole::Leader {
-            return;
-        }
-        if self.heartbeat_elapsed >= self.heartbeat_timeout {
-            self.heartbeat_elapsed = 0;
-            let m = Message {
-                from: self.id,
-                ..Message::with_type(MessageType::MsgBeat)
-            };
-            if let Err(e) = self.step(m) {
-                log!(
-                    self,
-                    Debug,
-                    "error occurred during checking sending heartbeat: {}",
-                    e
-                );
-            }
-        }
-    }
-
     /// Whether this node may become leader: it is a voter in its own
     /// configuration and has no snapshot pending.
     pub fn promotable(&self) -> bool {
@@ -549,307 +520,6 @@ impl<S: Storage> Raft<S> {
             Some(pr) => !pr.is_learner && !self.raft_log.has_next_or_in_progress_snapshot(),
             None => false,
         }
-    }
-
-    /// The entry point for every message (etcd's `Step`).
-    pub fn step(&mut self, m: Message) -> Result<()> {
-        let t = m.msg_type();
-        if m.term == 0 && always_carries_term(t) {
-            // Peers always send these with their term. Without one the
-            // message would be taken for a local one of the current term:
-            // a vote answered without a term, a heartbeat turning a
-            // candidate into a follower of term 0. Malformed; drop it.
-            log!(
-                self,
-                Warn,
-                "{:x} ignored {:?} without a term from {:x}",
-                self.id,
-                t,
-                m.from
-            );
-            return Ok(());
-        }
-        if m.term == 0 {
-            // Local message.
-        } else if m.term > self.term {
-            if matches!(t, MessageType::MsgVote | MessageType::MsgPreVote) {
-                let force = m.context() == CAMPAIGN_TRANSFER;
-                let in_lease = self.check_quorum
-                    && self.leader_id != INVALID_ID
-                    && self.election_elapsed < self.election_timeout;
-                if !force && in_lease {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} [logterm: {}, index: {}, vote: {:x}] ignored {:?} from {:x} [logterm: {}, index: {}] at term {}: lease is not expired (remaining ticks: {})",
-                        self.id,
-                        self.raft_log.last_term(),
-                        self.raft_log.last_index(),
-                        self.vote,
-                        t,
-                        m.from,
-                        m.log_term,
-                        m.index,
-                        self.term,
-                        self.election_timeout - self.election_elapsed
-                    );
-                    return Ok(());
-                }
-            }
-            match t {
-                MessageType::MsgPreVote => {}
-                MessageType::MsgPreVoteResp if !m.reject => {}
-                _ => {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} [term: {}] received a {:?} message with higher term from {:x} [term: {}]",
-                        self.id,
-                        self.term,
-                        t,
-                        m.from,
-                        m.term
-                    );
-                    if matches!(
-                        t,
-                        MessageType::MsgApp | MessageType::MsgHeartbeat | MessageType::MsgSnap
-                    ) {
-                        self.become_follower(m.term, m.from);
-                    } else {
-                        self.become_follower(m.term, INVALID_ID);
-                    }
-                }
-            }
-        } else if m.term < self.term {
-            if (self.check_quorum || self.pre_vote)
-                && matches!(t, MessageType::MsgHeartbeat | MessageType::MsgApp)
-            {
-                self.send(Message {
-                    to: m.from,
-                    ..Message::with_type(MessageType::MsgAppResp)
-                });
-            } else if t == MessageType::MsgPreVote {
-                log!(
-                    self,
-                    Info,
-                    "{:x} [logterm: {}, index: {}, vote: {:x}] rejected {:?} from {:x} [logterm: {}, index: {}] at term {}",
-                    self.id,
-                    self.raft_log.last_term(),
-                    self.raft_log.last_index(),
-                    self.vote,
-                    t,
-                    m.from,
-                    m.log_term,
-                    m.index,
-                    self.term
-                );
-                self.send(Message {
-                    to: m.from,
-                    term: self.term,
-                    reject: true,
-                    ..Message::with_type(MessageType::MsgPreVoteResp)
-                });
-            } else if t == MessageType::MsgStorageAppendResp {
-                if m.index != 0 {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} [term: {}] ignored entry appends from a {:?} message with lower term [term: {}]",
-                        self.id,
-                        self.term,
-                        t,
-                        m.term
-                    );
-                }
-                if let Some(s) = &m.snapshot {
-                    self.applied_snap(s.metadata.index)?;
-                }
-            } else {
-                log!(
-                    self,
-                    Info,
-                    "{:x} [term: {}] ignored a {:?} message with lower term from {:x} [term: {}]",
-                    self.id,
-                    self.term,
-                    t,
-                    m.from,
-                    m.term
-                );
-            }
-            return Ok(());
-        }
-
-        match t {
-            MessageType::MsgHup => {
-                if self.pre_vote {
-                    self.hup(CampaignType::PreElection);
-                } else {
-                    self.hup(CampaignType::Election);
-                }
-                Ok(())
-            }
-            MessageType::MsgStorageAppendResp => {
-                if m.index != 0 {
-                    self.raft_log.stable_to(m.index, m.log_term);
-                }
-                if let Some(s) = &m.snapshot {
-                    self.applied_snap(s.metadata.index)?;
-                }
-                Ok(())
-            }
-            MessageType::MsgStorageApplyResp => {
-                if let Some(last) = m.entries.last() {
-                    let size: u64 = m.entries.iter().map(|e| e.size()).sum();
-                    self.applied_to(last.index, size)?;
-                    self.reduce_uncommitted_size(crate::proto_ext::payloads_size(&m.entries));
-                }
-                Ok(())
-            }
-            MessageType::MsgVote | MessageType::MsgPreVote => {
-                self.handle_vote_request(m);
-                Ok(())
-            }
-            _ => self.step_role(m),
-        }
-    }
-
-    fn step_role(&mut self, m: Message) -> Result<()> {
-        if let Some(mut hook) = self.step_hook.take() {
-            let res = hook(&m);
-            if self.step_hook.is_none() {
-                self.step_hook = Some(hook);
-            }
-            return res;
-        }
-        match self.state {
-            StateRole::Leader => self.step_leader(m),
-            StateRole::Candidate | StateRole::PreCandidate => self.step_candidate(m),
-            StateRole::Follower => self.step_follower(m),
-        }
-    }
-
-    fn step_follower(&mut self, mut m: Message) -> Result<()> {
-        match m.msg_type() {
-            MessageType::MsgProp => {
-                if self.leader_id == INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} no leader at term {}; dropping proposal",
-                        self.id,
-                        self.term
-                    );
-                    return Err(Error::ProposalDropped);
-                } else if self.disable_proposal_forwarding {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} not forwarding to leader {:x} at term {}; dropping proposal",
-                        self.id,
-                        self.leader_id,
-                        self.term
-                    );
-                    return Err(Error::ProposalDropped);
-                }
-                m.to = self.leader_id;
-                self.send(m);
-            }
-            MessageType::MsgApp => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
-                self.handle_append_entries(&m);
-            }
-            MessageType::MsgHeartbeat => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
-                self.handle_heartbeat(m);
-            }
-            MessageType::MsgSnap => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
-                self.handle_snapshot(m);
-            }
-            MessageType::MsgTransferLeader => {
-                if self.leader_id == INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} no leader at term {}; dropping leader transfer msg",
-                        self.id,
-                        self.term
-                    );
-                    return Ok(());
-                }
-                m.to = self.leader_id;
-                self.send(m);
-            }
-            MessageType::MsgForgetLeader => {
-                if self.read_only.option == crate::config::ReadOnlyOption::LeaseBased {
-                    log!(
-                        self,
-                        Error,
-                        "ignoring MsgForgetLeader due to ReadOnlyLeaseBased"
-                    );
-                    return Ok(());
-                }
-                if self.leader_id != INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} forgetting leader {:x} at term {}",
-                        self.id,
-                        self.leader_id,
-                        self.term
-                    );
-                    self.leader_id = INVALID_ID;
-                }
-            }
-            MessageType::MsgTimeoutNow => {
-                log!(
-                    self,
-                    Info,
-                    "{:x} [term {}] received MsgTimeoutNow from {:x} and starts an election to get leadership.",
-                    self.id,
-                    self.term,
-                    m.from
-                );
-                self.hup(CampaignType::Transfer);
-            }
-            MessageType::MsgReadIndex => {
-                if self.leader_id == INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} no leader at term {}; dropping index reading msg",
-                        self.id,
-                        self.term
-                    );
-                    return Ok(());
-                }
-                m.to = self.leader_id;
-                self.send(m);
-            }
-            MessageType::MsgReadIndexResp => {
-                if m.entries.len() != 1 {
-                    log!(
-                        self,
-                        Error,
-                        "{:x} invalid format of MsgReadIndexResp from {:x}, entries count: {}",
-                        self.id,
-                        m.from,
-                        m.entries.len()
-                    );
-                    return Ok(());
-                }
-                let ctx = m.entries[0].data.clone().unwrap_or_default();
-                self.read_states.push(ReadState {
-                    index: m.index,
-                    request_ctx: ctx,
-                });
-            }
-            _ => {}
-        }
-        Ok(())
     }
 
     /// Records that entries up to `index` were applied (etcd's `appliedTo`)
@@ -922,5 +592,27 @@ impl<S: Storage> Raft<S> {
     /// Takes the first storage failure seen since the last call, if any.
     pub fn take_fault(&self) -> Option<Error> {
         self.raft_log.take_fault()
+    }
+}
+
+#[cfg(test)]
+mod rng_tests {
+    use super::Rng;
+
+    #[test]
+    fn nearby_seeds_give_different_sequences() {
+        for seed in 0..16u64 {
+            let mut a = Rng::new(seed);
+            let mut b = Rng::new(seed + 1);
+            let sa: Vec<u64> = (0..8).map(|_| a.below(1000)).collect();
+            let sb: Vec<u64> = (0..8).map(|_| b.below(1000)).collect();
+            assert_ne!(sa, sb, "seeds {seed} and {}", seed + 1);
+        }
+    }
+
+    #[test]
+    fn values_stay_below_the_bound() {
+        let mut r = Rng::new(42);
+        assert!((0..1000).all(|_| r.below(7) < 7));
     }
 }

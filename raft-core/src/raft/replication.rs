@@ -1,7 +1,7 @@
 //! Log replication: appending on the leader, sending appends and
 //! heartbeats, and handling them on followers.
 
-use super::{log, Raft, INVALID_ID};
+use super::{log, Raft};
 use crate::eraftpb::{Entry, Message, MessageType};
 use crate::errors::{Error, Result};
 use crate::proto_ext::payloads_size;
@@ -122,20 +122,27 @@ impl<S: Storage> Raft<S> {
         }
     }
 
-    fn peer_ids(&self) -> Vec<u64> {
-        self.prs
-            .progress
-            .keys()
-            .copied()
-            .filter(|id| *id != self.id)
-            .collect()
+    /// Runs `f` for every peer (every tracked id but our own), in id
+    /// order, using a reused buffer for the ids.
+    pub(crate) fn for_each_peer(&mut self, mut f: impl FnMut(&mut Self, u64)) {
+        let mut ids = std::mem::take(&mut self.peer_buf);
+        ids.clear();
+        ids.extend(
+            self.prs
+                .progress
+                .keys()
+                .copied()
+                .filter(|id| *id != self.id),
+        );
+        for &id in &ids {
+            f(self, id);
+        }
+        self.peer_buf = ids;
     }
 
     /// Sends appends to every peer.
     pub(crate) fn bcast_append(&mut self) {
-        for id in self.peer_ids() {
-            self.send_append(id);
-        }
+        self.for_each_peer(|r, id| r.send_append(id));
     }
 
     /// Sends heartbeats to every peer, with the newest pending read context.
@@ -145,9 +152,7 @@ impl<S: Storage> Raft<S> {
     }
 
     pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<bytes::Bytes>) {
-        for id in self.peer_ids() {
-            self.send_heartbeat(id, ctx.clone());
-        }
+        self.for_each_peer(|r, id| r.send_heartbeat(id, ctx.clone()));
     }
 
     /// Follower side of MsgApp.
@@ -241,6 +246,20 @@ impl<S: Storage> Raft<S> {
         let first_index = self.raft_log.first_index();
         let committed = self.raft_log.committed;
         let last_index = self.raft_log.last_index();
+        if m.index > last_index {
+            // No correct follower acknowledges or rejects an index we never
+            // sent; ignore the message instead of corrupting the progress.
+            log!(
+                self,
+                Warn,
+                "{:x} ignored MsgAppResp from {:x} for index {} beyond last index {}",
+                self.id,
+                from,
+                m.index,
+                last_index
+            );
+            return Ok(());
+        }
         let Some(pr) = self.prs.progress.get_mut(&from) else {
             return Ok(());
         };
@@ -355,92 +374,6 @@ impl<S: Storage> Raft<S> {
                 pr
             );
         }
-    }
-
-    /// The leader's step function.
-    pub(crate) fn step_leader(&mut self, m: Message) -> Result<()> {
-        match m.msg_type() {
-            MessageType::MsgBeat => {
-                self.bcast_heartbeat();
-                return Ok(());
-            }
-            MessageType::MsgCheckQuorum => {
-                if !self.prs.quorum_active() {
-                    log!(
-                        self,
-                        Warn,
-                        "{:x} stepped down to follower since quorum is not active",
-                        self.id
-                    );
-                    let term = self.term;
-                    self.become_follower(term, INVALID_ID);
-                }
-                let id = self.id;
-                for (pid, pr) in self.prs.progress.iter_mut() {
-                    if *pid != id {
-                        pr.recent_active = false;
-                    }
-                }
-                return Ok(());
-            }
-            MessageType::MsgProp => return self.handle_proposal(m),
-            MessageType::MsgReadIndex => {
-                self.handle_read_index_request(m);
-                return Ok(());
-            }
-            MessageType::MsgForgetLeader => return Ok(()),
-            _ => {}
-        }
-        if !self.prs.progress.contains_key(&m.from) {
-            log!(
-                self,
-                Debug,
-                "{:x} no progress available for {:x}",
-                self.id,
-                m.from
-            );
-            return Ok(());
-        }
-        match m.msg_type() {
-            MessageType::MsgAppResp => self.handle_append_response(&m)?,
-            MessageType::MsgHeartbeatResp => self.handle_heartbeat_response(&m),
-            MessageType::MsgSnapStatus => self.handle_snapshot_status(&m),
-            MessageType::MsgUnreachable => self.handle_unreachable(m.from),
-            MessageType::MsgTransferLeader => self.handle_transfer_leader(&m),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Leader side of MsgProp.
-    fn handle_proposal(&mut self, mut m: Message) -> Result<()> {
-        if m.entries.is_empty() {
-            return Err(Error::Invariant(format!(
-                "{:x} stepped empty MsgProp",
-                self.id
-            )));
-        }
-        if !self.prs.progress.contains_key(&self.id) {
-            // Removed from the configuration while leading.
-            return Err(Error::ProposalDropped);
-        }
-        if self.lead_transferee != INVALID_ID {
-            log!(
-                self,
-                Debug,
-                "{:x} [term {}] transfer leadership to {:x} is in progress; dropping proposal",
-                self.id,
-                self.term,
-                self.lead_transferee
-            );
-            return Err(Error::ProposalDropped);
-        }
-        self.check_proposed_conf_changes(&mut m.entries)?;
-        if !self.append_entry(std::mem::take(&mut m.entries)) {
-            return Err(Error::ProposalDropped);
-        }
-        self.bcast_append();
-        Ok(())
     }
 }
 

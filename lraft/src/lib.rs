@@ -1,0 +1,98 @@
+//! The `lraft` Lua 5.4 module: an etcd-style RawNode over `raft-core`, the
+//! `pb` message types, storages (in memory and written in Lua) and a LevelDB
+//! binding (`lraft.leveldb`). The API follows the `lraft` compatibility
+//! contract.
+
+pub mod codes;
+pub mod config;
+pub mod leveldb;
+pub mod list;
+pub mod logger;
+pub mod lua_storage;
+pub mod memory_storage;
+pub mod pb;
+pub mod raw_node;
+pub mod readstate;
+pub mod ready;
+pub mod status;
+pub mod storage_ref;
+pub mod sync_env;
+pub mod util;
+
+use mlua::prelude::*;
+
+/// Builds the module table.
+pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
+    let t = lua.create_table()?;
+    t.set("pb", pb::module(lua)?)?;
+    t.set(
+        "ldbstorage",
+        lua.create_function(lua_storage::new_lua_storage)?,
+    )?;
+    t.set("rawnode", lua.create_function(raw_node::new_raw_node)?)?;
+    t.set(
+        "memorystorage",
+        lua.create_function(memory_storage::new_memory_storage)?,
+    )?;
+    t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
+    t.set("leveldb", leveldb::module(lua)?)?;
+    t.set(
+        "config",
+        lua.create_function(|_, ()| Ok(config::LConfig::default()))?,
+    )?;
+    t.set(
+        "default_logger",
+        lua.create_function(|_, ()| Ok(logger::LLogger))?,
+    )?;
+    for (i, name) in logger::LEVELS.iter().enumerate() {
+        t.set(*name, i as i64)?;
+    }
+    t.set(
+        "IsLocalMsg",
+        lua.create_function(|_, v: LuaValue| {
+            let n = util::to_u64(&v, "IsLocalMsg")? as i64;
+            Ok(i32::try_from(n)
+                .ok()
+                .and_then(|n| raft_core::eraftpb::MessageType::try_from(n).ok())
+                .map(raft_core::proto_ext::is_local_msg)
+                .unwrap_or(false))
+        })?,
+    )?;
+    t.set(
+        "IsEmptyHardState",
+        lua.create_function(|_, v: LuaValue| {
+            if v.is_nil() {
+                return Ok(true);
+            }
+            let hs = pb::hardstate::hardstate_from_lua(&v, "IsEmptyHardState")?;
+            Ok(hs.hs.is_empty())
+        })?,
+    )?;
+    t.set("None", 0)?;
+    t.set("noLimit", i64::MAX)?;
+    for (name, v) in codes::ERROR_CODES {
+        t.set(*name, *v)?;
+    }
+    for (i, name) in [
+        "StateFollower",
+        "StateCandidate",
+        "StateLeader",
+        "StatePreCandidate",
+    ]
+    .iter()
+    .enumerate()
+    {
+        t.set(*name, i as i64)?;
+    }
+    Ok(t)
+}
+
+#[mlua::lua_module(name = "lraft")]
+fn lraft_entry(lua: &Lua) -> LuaResult<LuaTable> {
+    module(lua)
+}
+
+#[mlua::lua_module(name = "lraft_leveldb")]
+fn lraft_leveldb_entry(lua: &Lua) -> LuaResult<LuaTable> {
+    leveldb::module(lua)
+}

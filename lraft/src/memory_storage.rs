@@ -1,0 +1,210 @@
+//! `lraft.memorystorage()`: the core's in-memory [`MemoryStorage`] as a Lua
+//! object. The object and every config holding it share one storage, so
+//! the application appends through the object while the node reads through
+//! `cfg.Storage`.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use mlua::prelude::*;
+use raft_core::{Error, MemoryStorage, Storage};
+
+use crate::codes::{error_code, ERR_APPEND_OUT_OF_DATA, OK};
+use crate::list::LList;
+use crate::pb::entry::entries_from_lua;
+use crate::pb::hardstate::{hardstate_from_lua, LHardState};
+use crate::pb::presence::{Ent, Hs};
+use crate::pb::snapshot::{conf_state_from_lua, snapshot_from_lua, LSnapshot};
+use crate::util::{err, key_str, lua_u64, to_bytes, to_u64, to_u64_trunc, unknown_member};
+
+/// A memory storage as seen from Lua.
+#[derive(Debug, Clone, Default)]
+pub struct LMemoryStorage(pub MemoryStorage);
+
+/// The code of an expected storage outcome; anything else raises with
+/// `what` as context.
+fn code_or_raise(e: Error, what: &str) -> LuaResult<i64> {
+    error_code(&e).ok_or_else(|| err(format!("{what}: {e}")))
+}
+
+/// `err, value` for a storage query.
+fn query(r: raft_core::Result<u64>, what: &str) -> LuaResult<(i64, LuaValue)> {
+    match r {
+        Ok(v) => Ok((OK, lua_u64(v))),
+        Err(e) => Ok((code_or_raise(e, what)?, LuaValue::Integer(0))),
+    }
+}
+
+impl LMemoryStorage {
+    fn append(&self, v: &LuaValue) -> LuaResult<i64> {
+        let ents = entries_from_lua(v, "memorystorage:append")?;
+        for (k, w) in ents.windows(2).enumerate() {
+            if w[0].e.index.checked_add(1) != Some(w[1].e.index) {
+                return Err(err(format!(
+                    "memorystorage:append: entries are not contiguous at position {} (index {} after {})",
+                    k + 2,
+                    w[1].e.index,
+                    w[0].e.index
+                )));
+            }
+        }
+        let ents: Vec<_> = ents.into_iter().map(|e| e.e).collect();
+        match self.0.append(&ents) {
+            Ok(()) => Ok(OK),
+            // Consecutiveness was checked above: the only invariant left is
+            // a gap after the last index.
+            Err(Error::Invariant(_)) => Ok(ERR_APPEND_OUT_OF_DATA),
+            Err(e) => code_or_raise(e, "memorystorage:append"),
+        }
+    }
+
+    fn entries(
+        &self,
+        lua: &Lua,
+        lo: &LuaValue,
+        hi: &LuaValue,
+        max: &LuaValue,
+    ) -> LuaResult<(i64, LuaValue)> {
+        let lo = to_u64(lo, "memorystorage:Entries: lo")?;
+        let hi = to_u64(hi, "memorystorage:Entries: hi")?;
+        let max = if max.is_nil() {
+            u64::MAX
+        } else {
+            to_u64_trunc(max, "memorystorage:Entries: max_size")?
+        };
+        match self.0.entries(lo, hi, max) {
+            Ok(ents) => {
+                let v: Vec<Ent> = ents.into_iter().map(Ent::full).collect();
+                Ok((OK, LList::entries_view(Rc::new(v)).into_lua(lua)?))
+            }
+            Err(e) => Ok((
+                code_or_raise(e, "memorystorage:Entries")?,
+                LuaValue::Table(lua.create_table()?),
+            )),
+        }
+    }
+
+    fn create_snapshot(
+        &self,
+        lua: &Lua,
+        i: &LuaValue,
+        cs: &LuaValue,
+        data: &LuaValue,
+    ) -> LuaResult<(i64, LuaValue)> {
+        let i = to_u64(i, "memorystorage:create_snapshot: index")?;
+        let cs = if cs.is_nil() {
+            None
+        } else {
+            Some(conf_state_from_lua(
+                cs,
+                "memorystorage:create_snapshot: conf state",
+            )?)
+        };
+        let data = if data.is_nil() {
+            Bytes::new()
+        } else {
+            to_bytes(data, "memorystorage:create_snapshot: data")?
+        };
+        match self.0.create_snapshot(i, cs, data) {
+            Ok(s) => Ok((OK, LSnapshot::new(s).into_lua(lua)?)),
+            Err(e) => Ok((
+                code_or_raise(e, "memorystorage:create_snapshot")?,
+                LSnapshot::default().into_lua(lua)?,
+            )),
+        }
+    }
+}
+
+impl LuaUserData for LMemoryStorage {
+    fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
+        m.add_method("append", |_, t, v: LuaValue| t.append(&v));
+        m.add_method("apply_snapshot", |_, t, v: LuaValue| {
+            let s = snapshot_from_lua(&v, "memorystorage:apply_snapshot")?;
+            match t.0.apply_snapshot(s) {
+                Ok(()) => Ok(OK),
+                Err(e) => code_or_raise(e, "memorystorage:apply_snapshot"),
+            }
+        });
+        m.add_method("set_hardstate", |_, t, v: LuaValue| {
+            let hs = hardstate_from_lua(&v, "memorystorage:set_hardstate")?;
+            t.0.set_hard_state(hs.hs);
+            Ok(())
+        });
+        m.add_method("compact", |_, t, v: LuaValue| {
+            let i = to_u64(&v, "memorystorage:compact")?;
+            match t.0.compact(i) {
+                Ok(()) => Ok(OK),
+                Err(e) => code_or_raise(e, "memorystorage:compact"),
+            }
+        });
+        m.add_method(
+            "create_snapshot",
+            |lua, t, (i, cs, data): (LuaValue, LuaValue, LuaValue)| {
+                t.create_snapshot(lua, &i, &cs, &data)
+            },
+        );
+        m.add_method("FirstIndex", |_, t, ()| {
+            query(t.0.first_index(), "memorystorage:FirstIndex")
+        });
+        m.add_method("LastIndex", |_, t, ()| {
+            query(t.0.last_index(), "memorystorage:LastIndex")
+        });
+        m.add_method("Term", |_, t, i: LuaValue| {
+            let i = to_u64(&i, "memorystorage:Term")?;
+            query(t.0.term(i), "memorystorage:Term")
+        });
+        m.add_method(
+            "Entries",
+            |lua, t, (lo, hi, max): (LuaValue, LuaValue, LuaValue)| t.entries(lua, &lo, &hi, &max),
+        );
+        m.add_method("Snapshot", |lua, t, ()| {
+            let s =
+                t.0.snapshot()
+                    .map_err(|e| err(format!("memorystorage:Snapshot: {e}")))?;
+            (LSnapshot::new(s), OK).into_lua_multi(lua)
+        });
+        m.add_method("InitialState", |_, t, ()| {
+            let st =
+                t.0.initial_state()
+                    .map_err(|e| err(format!("memorystorage:InitialState: {e}")))?;
+            let mut snap = raft_core::eraftpb::Snapshot::default();
+            snap.metadata.conf_state = st.conf_state;
+            Ok((LHardState(Hs::full(st.hard_state)), LSnapshot::new(snap)))
+        });
+        m.add_meta_method(LuaMetaMethod::Index, |_, t, k: LuaValue| {
+            match key_str(&k).as_deref() {
+                Some("hardstate") => Ok(LHardState(Hs::full(t.0.hard_state()))),
+                _ => Err(unknown_member("memorystorage", &k)),
+            }
+        });
+        m.add_meta_method(
+            LuaMetaMethod::NewIndex,
+            |_, t, (k, v): (LuaValue, LuaValue)| match key_str(&k).as_deref() {
+                Some("hardstate") => {
+                    let hs = hardstate_from_lua(&v, "memorystorage.hardstate")?;
+                    t.0.set_hard_state(hs.hs);
+                    Ok(())
+                }
+                _ => Err(unknown_member("memorystorage", &k)),
+            },
+        );
+        m.add_meta_method(LuaMetaMethod::ToString, |_, t, ()| {
+            let first = t.0.first_index().unwrap_or(0);
+            let last = t.0.last_index().unwrap_or(0);
+            Ok(format!("memorystorage{{first={first}, last={last}}}"))
+        });
+    }
+}
+
+/// `lraft.memorystorage()`.
+pub fn new_memory_storage(_: &Lua, _: ()) -> LuaResult<LMemoryStorage> {
+    Ok(LMemoryStorage(MemoryStorage::new()))
+}
+
+/// Reads a memorystorage argument, if `v` is one.
+pub fn memory_storage_from_lua(v: &LuaValue) -> Option<MemoryStorage> {
+    match v {
+        LuaValue::UserData(ud) => ud.borrow::<LMemoryStorage>().ok().map(|s| s.0.clone()),
+        _ => None,
+    }
+}

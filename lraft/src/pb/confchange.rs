@@ -1,0 +1,162 @@
+//! `pb.confchange` and `pb.confchangev2`.
+
+use mlua::prelude::*;
+use raft_core::eraftpb::ConfChangeSingle;
+use raft_core::proto_ext::ConfChangeI;
+
+use super::presence::{Cc, Cc2};
+use crate::util::{err, lua_u64, to_bytes, to_enum, to_u64, type_desc, unknown_member};
+
+/// A V1 conf change as seen from Lua.
+#[derive(Debug, Clone, Default)]
+pub struct LConfChange(pub Cc);
+
+/// A V2 conf change as seen from Lua: `transition`, `changes` (a list of
+/// `{type=…, nodeid=…}` tables), `context`.
+#[derive(Debug, Clone, Default)]
+pub struct LConfChangeV2(pub Cc2);
+
+fn ctx_get(lua: &Lua, c: &Option<bytes::Bytes>) -> LuaResult<LuaValue> {
+    match c {
+        Some(c) => Ok(LuaValue::String(lua.create_string(c)?)),
+        None => Ok(LuaValue::Nil),
+    }
+}
+
+fn ctx_set(v: LuaValue, what: &str) -> LuaResult<Option<bytes::Bytes>> {
+    match v {
+        LuaValue::Nil => Ok(None),
+        v => Ok(Some(to_bytes(&v, what)?)),
+    }
+}
+
+macro_rules! codec_methods {
+    ($m:ident, $ty:ident, $inner:ident, $name:literal) => {
+        $m.add_method("serialize", |lua, t, ()| {
+            let mut b = Vec::new();
+            t.0.encode(&mut b);
+            lua.create_string(&b)
+        });
+        $m.add_method("byte_size", |_, t, ()| {
+            let mut b = Vec::new();
+            t.0.encode(&mut b);
+            Ok(b.len() as i64)
+        });
+        $m.add_method_mut("parser", |_, t, v: LuaValue| {
+            let b = to_bytes(&v, concat!($name, ":parser"))?;
+            Ok(match $inner::decode(&b) {
+                Some(x) => {
+                    t.0 = x;
+                    true
+                }
+                None => false,
+            })
+        });
+        $m.add_meta_method(LuaMetaMethod::Index, |_, _, k: LuaValue| -> LuaResult<()> {
+            Err(unknown_member($name, &k))
+        });
+        $m.add_meta_method(
+            LuaMetaMethod::NewIndex,
+            |_, _, (k, _v): (LuaValue, LuaValue)| -> LuaResult<()> {
+                Err(unknown_member($name, &k))
+            },
+        );
+    };
+}
+
+impl LuaUserData for LConfChange {
+    fn add_fields<F: LuaUserDataFields<Self>>(f: &mut F) {
+        f.add_field_method_get("id", |_, t| Ok(lua_u64(t.0.cc.id)));
+        f.add_field_method_get("type", |_, t| Ok(i64::from(t.0.cc.change_type)));
+        f.add_field_method_get("nodeid", |_, t| Ok(lua_u64(t.0.cc.node_id)));
+        f.add_field_method_get("context", |lua, t| ctx_get(lua, &t.0.cc.context));
+        f.add_field_method_set("id", |_, t, v: LuaValue| {
+            t.0.cc.id = to_u64(&v, "confchange.id")?;
+            t.0.has |= Cc::ID;
+            Ok(())
+        });
+        f.add_field_method_set("type", |_, t, v: LuaValue| {
+            t.0.cc.change_type = to_enum(&v, "confchange.type")?;
+            t.0.has |= Cc::TYPE;
+            Ok(())
+        });
+        f.add_field_method_set("nodeid", |_, t, v: LuaValue| {
+            t.0.cc.node_id = to_u64(&v, "confchange.nodeid")?;
+            t.0.has |= Cc::NODE;
+            Ok(())
+        });
+        f.add_field_method_set("context", |_, t, v: LuaValue| {
+            t.0.cc.context = ctx_set(v, "confchange.context")?;
+            Ok(())
+        });
+    }
+    fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
+        codec_methods!(m, LConfChange, Cc, "confchange");
+    }
+}
+
+impl LuaUserData for LConfChangeV2 {
+    fn add_fields<F: LuaUserDataFields<Self>>(f: &mut F) {
+        f.add_field_method_get("transition", |_, t| Ok(i64::from(t.0.cc.transition)));
+        f.add_field_method_set("transition", |_, t, v: LuaValue| {
+            t.0.cc.transition = to_enum(&v, "confchangev2.transition")?;
+            t.0.has |= 1;
+            Ok(())
+        });
+        f.add_field_method_get("context", |lua, t| ctx_get(lua, &t.0.cc.context));
+        f.add_field_method_set("context", |_, t, v: LuaValue| {
+            t.0.cc.context = ctx_set(v, "confchangev2.context")?;
+            Ok(())
+        });
+        f.add_field_method_get("changes", |lua, t| {
+            let out = lua.create_table()?;
+            for (i, c) in t.0.cc.changes.iter().enumerate() {
+                let x = lua.create_table()?;
+                x.set("type", i64::from(c.change_type))?;
+                x.set("nodeid", lua_u64(c.node_id))?;
+                out.raw_set(i + 1, x)?;
+            }
+            Ok(out)
+        });
+        f.add_field_method_set("changes", |_, t, v: LuaValue| {
+            let LuaValue::Table(tb) = &v else {
+                return Err(err(format!(
+                    "confchangev2.changes: expected a list of {{type=, nodeid=}} tables, got {}",
+                    type_desc(&v)
+                )));
+            };
+            let mut out = Vec::new();
+            for i in 1..=tb.raw_len() {
+                let x: LuaValue = tb.raw_get(i)?;
+                let LuaValue::Table(x) = x else {
+                    return Err(err(format!("confchangev2.changes[{i}]: expected a table")));
+                };
+                out.push(ConfChangeSingle {
+                    change_type: to_enum(&x.get("type")?, "confchangev2.changes[i].type")?,
+                    node_id: to_u64(&x.get("nodeid")?, "confchangev2.changes[i].nodeid")?,
+                });
+            }
+            t.0.cc.changes = out;
+            Ok(())
+        });
+    }
+    fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
+        codec_methods!(m, LConfChangeV2, Cc2, "confchangev2");
+    }
+}
+
+/// Reads a conf change of either version.
+pub fn confchange_from_lua(v: &LuaValue, what: &str) -> LuaResult<ConfChangeI> {
+    if let LuaValue::UserData(ud) = v {
+        if let Ok(c) = ud.borrow::<LConfChange>() {
+            return Ok(ConfChangeI::V1(c.0.cc.clone()));
+        }
+        if let Ok(c) = ud.borrow::<LConfChangeV2>() {
+            return Ok(ConfChangeI::V2(c.0.cc.clone()));
+        }
+    }
+    Err(err(format!(
+        "{what}: expected a confchange or confchangev2, got {}",
+        type_desc(v)
+    )))
+}

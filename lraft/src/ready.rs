@@ -1,0 +1,118 @@
+//! The `ready` object: a read-only copy of one core [`Ready`], converted
+//! after the node is released so that reading it never touches the node.
+
+use std::rc::Rc;
+
+use mlua::prelude::*;
+use raft_core::eraftpb::{HardState, Message, Snapshot};
+use raft_core::{Ready, SoftState};
+
+use crate::list::LList;
+use crate::pb::hardstate::LHardState;
+use crate::pb::presence::{Ent, Hs};
+use crate::pb::snapshot::LSnapshot;
+use crate::readstate::LReadState;
+use crate::util::{err, key_str, unknown_member};
+
+/// A Ready as seen from Lua. `node` and `seq` identify the node that made it
+/// and which of its Readys it is, so `advance` can refuse a stale one.
+#[derive(Debug, Clone)]
+pub struct LReady {
+    /// Serial number of the node that produced it.
+    pub node: u64,
+    /// Sequence number of this Ready on that node.
+    pub seq: u64,
+    soft_state: Option<SoftState>,
+    hard_state: Option<HardState>,
+    read_states: Rc<Vec<LReadState>>,
+    entries: Rc<Vec<Ent>>,
+    committed_entries: Rc<Vec<Ent>>,
+    messages: Rc<Vec<Message>>,
+    snapshot: Snapshot,
+    must_sync: bool,
+}
+
+impl LReady {
+    /// Converts a core Ready.
+    pub fn new(rd: Ready, node: u64, seq: u64) -> Self {
+        LReady {
+            node,
+            seq,
+            soft_state: rd.soft_state,
+            hard_state: rd.hard_state,
+            read_states: Rc::new(
+                rd.read_states
+                    .into_iter()
+                    .map(|r| LReadState {
+                        index: r.index,
+                        request_ctx: r.request_ctx,
+                    })
+                    .collect(),
+            ),
+            entries: Rc::new(rd.entries.into_iter().map(Ent::full).collect()),
+            committed_entries: Rc::new(rd.committed_entries.into_iter().map(Ent::full).collect()),
+            messages: Rc::new(rd.messages),
+            snapshot: rd.snapshot,
+            must_sync: rd.must_sync,
+        }
+    }
+}
+
+/// The Lua table of a soft state: `{Lead=…, RaftState=…}`.
+pub fn soft_state_table(lua: &Lua, ss: &SoftState) -> LuaResult<LuaTable> {
+    let t = lua.create_table()?;
+    t.set("Lead", ss.leader_id as i64)?;
+    t.set("RaftState", ss.raft_state as i64)?;
+    Ok(t)
+}
+
+impl LuaUserData for LReady {
+    fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(LuaMetaMethod::Index, |lua, t, k: LuaValue| {
+            Ok(match key_str(&k).as_deref() {
+                Some("softstate") => match &t.soft_state {
+                    Some(ss) => LuaValue::Table(soft_state_table(lua, ss)?),
+                    None => LuaValue::Nil,
+                },
+                Some("hardstate") => match t.hard_state {
+                    Some(hs) => LHardState(Hs::full(hs)).into_lua(lua)?,
+                    None => LuaValue::Nil,
+                },
+                Some("entries") => LList::entries_view(t.entries.clone()).into_lua(lua)?,
+                Some("committed_entries") => {
+                    LList::entries_view(t.committed_entries.clone()).into_lua(lua)?
+                }
+                Some("readstates") => {
+                    LList::read_states_view(t.read_states.clone()).into_lua(lua)?
+                }
+                Some("messages") => LList::messages_view(t.messages.clone()).into_lua(lua)?,
+                Some("snapshot") => LSnapshot::new(t.snapshot.clone()).into_lua(lua)?,
+                Some("mustsync") => LuaValue::Boolean(t.must_sync),
+                _ => return Err(unknown_member("ready", &k)),
+            })
+        });
+        m.add_meta_method(
+            LuaMetaMethod::NewIndex,
+            |_, _, (k, _v): (LuaValue, LuaValue)| -> LuaResult<()> {
+                match key_str(&k).as_deref() {
+                    Some(
+                        "softstate" | "hardstate" | "entries" | "committed_entries" | "readstates"
+                        | "messages" | "snapshot" | "mustsync",
+                    ) => Err(err(format!(
+                        "ready.{} is read-only",
+                        key_str(&k).unwrap_or_default()
+                    ))),
+                    _ => Err(unknown_member("ready", &k)),
+                }
+            },
+        );
+        m.add_meta_method(LuaMetaMethod::ToString, |_, t, ()| {
+            Ok(format!(
+                "ready{{{} entries, {} committed, {} messages}}",
+                t.entries.len(),
+                t.committed_entries.len(),
+                t.messages.len()
+            ))
+        });
+    }
+}

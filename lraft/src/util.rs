@@ -1,0 +1,134 @@
+//! Argument conversion and error helpers shared by the Lua objects.
+
+use bytes::Bytes;
+use mlua::prelude::*;
+
+/// The error raised when a script reads or writes a member a type lacks.
+pub fn unknown_member(ty: &str, key: &LuaValue) -> LuaError {
+    let k = match key {
+        LuaValue::String(s) => s.to_string_lossy(),
+        other => format!("{other:?}"),
+    };
+    LuaError::runtime(format!("{ty} has no member '{k}'"))
+}
+
+/// A Lua error with `msg`.
+pub fn err(msg: impl Into<String>) -> LuaError {
+    LuaError::runtime(msg.into())
+}
+
+/// Reads an unsigned 64-bit integer (Lua integers are reinterpreted, so ids
+/// above `math.maxinteger` round-trip); floats must be integral.
+pub fn to_u64(v: &LuaValue, what: &str) -> LuaResult<u64> {
+    match v {
+        LuaValue::Integer(i) => Ok(*i as u64),
+        LuaValue::Number(f) if f.fract() == 0.0 && *f >= -9.3e18 && *f <= 1.85e19 => {
+            if *f < 0.0 {
+                Ok(*f as i64 as u64)
+            } else {
+                Ok(*f as u64)
+            }
+        }
+        other => Err(err(format!(
+            "{what}: expected an integer, got {}",
+            type_desc(other)
+        ))),
+    }
+}
+
+/// Like [`to_u64`] but truncates non-integral numbers toward zero (used for
+/// size limits, which the contract says are truncated).
+pub fn to_u64_trunc(v: &LuaValue, what: &str) -> LuaResult<u64> {
+    match v {
+        LuaValue::Number(f) if f.is_finite() => {
+            if *f <= 0.0 {
+                Ok(0)
+            } else {
+                Ok(f.trunc() as u64)
+            }
+        }
+        LuaValue::Number(f) if *f > 0.0 => Ok(u64::MAX),
+        other => to_u64(other, what),
+    }
+}
+
+/// Reads a Lua integer for an i32 enum field.
+pub fn to_enum(v: &LuaValue, what: &str) -> LuaResult<i32> {
+    let n = to_u64(v, what)? as i64;
+    i32::try_from(n).map_err(|_| err(format!("{what}: value {n} out of range")))
+}
+
+/// Converts a u64 back to a Lua integer.
+pub fn lua_u64(v: u64) -> LuaValue {
+    LuaValue::Integer(v as i64)
+}
+
+/// Reads a binary string.
+pub fn to_bytes(v: &LuaValue, what: &str) -> LuaResult<Bytes> {
+    match v {
+        LuaValue::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+        other => Err(err(format!(
+            "{what}: expected a string, got {}",
+            type_desc(other)
+        ))),
+    }
+}
+
+/// Reads a boolean.
+pub fn to_bool(v: &LuaValue, what: &str) -> LuaResult<bool> {
+    match v {
+        LuaValue::Boolean(b) => Ok(*b),
+        other => Err(err(format!(
+            "{what}: expected a boolean, got {}",
+            type_desc(other)
+        ))),
+    }
+}
+
+/// A short description of a value's type for error messages (userdata show
+/// their type name).
+pub fn type_desc(v: &LuaValue) -> String {
+    match v {
+        LuaValue::UserData(ud) => match ud.type_name() {
+            Ok(n) => n.to_string_lossy(),
+            Err(_) => "userdata".into(),
+        },
+        other => other.type_name().to_string(),
+    }
+}
+
+/// Reads a Lua list of unsigned integers.
+pub fn to_u64_list(v: &LuaValue, what: &str) -> LuaResult<Vec<u64>> {
+    match v {
+        LuaValue::Nil => Ok(Vec::new()),
+        LuaValue::Table(t) => {
+            let mut out = Vec::with_capacity(t.raw_len());
+            for i in 1..=t.raw_len() {
+                let x: LuaValue = t.raw_get(i)?;
+                out.push(to_u64(&x, &format!("{what}[{i}]"))?);
+            }
+            Ok(out)
+        }
+        other => Err(err(format!(
+            "{what}: expected a list of integers, got {}",
+            type_desc(other)
+        ))),
+    }
+}
+
+/// A fresh 1-based Lua list of integers.
+pub fn u64_list(lua: &Lua, v: &[u64]) -> LuaResult<LuaTable> {
+    let t = lua.create_table_with_capacity(v.len(), 0)?;
+    for (i, x) in v.iter().enumerate() {
+        t.raw_set(i + 1, *x as i64)?;
+    }
+    Ok(t)
+}
+
+/// The key of a `__index`/`__newindex` call as a string, if it is one.
+pub fn key_str(key: &LuaValue) -> Option<String> {
+    match key {
+        LuaValue::String(s) => s.to_str().ok().map(|s| s.to_string()),
+        _ => None,
+    }
+}

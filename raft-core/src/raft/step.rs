@@ -1,0 +1,182 @@
+//! The entry point for messages: term checks common to every role (etcd's
+//! `Step`), storage-thread acknowledgements, votes, and dispatch to the
+//! role's step function (or a test hook).
+
+use super::{log, CampaignType, Raft, StateRole, CAMPAIGN_TRANSFER, INVALID_ID};
+use crate::eraftpb::{Message, MessageType};
+use crate::errors::{Error, Result};
+use crate::storage::Storage;
+
+impl<S: Storage> Raft<S> {
+    /// The entry point for every message (etcd's `Step`).
+    pub fn step(&mut self, m: Message) -> Result<()> {
+        let t = m.msg_type();
+        if m.term == 0 && super::always_carries_term(t) && m.from != self.id {
+            // Peers always send these with their term. Without one the
+            // message would be taken for a local one of the current term:
+            // a vote answered without a term, a heartbeat turning a
+            // candidate into a follower of term 0. Malformed; refuse it.
+            return Err(Error::Invariant(format!(
+                "{:x} refused a {:?} without a term from {:x}",
+                self.id, t, m.from
+            )));
+        }
+        if m.term == 0 {
+            // Local message.
+        } else if m.term > self.term {
+            if matches!(t, MessageType::MsgVote | MessageType::MsgPreVote) {
+                let force = m.context() == CAMPAIGN_TRANSFER;
+                let in_lease = self.check_quorum
+                    && self.leader_id != INVALID_ID
+                    && self.election_elapsed < self.election_timeout;
+                if !force && in_lease {
+                    log!(
+                        self,
+                        Info,
+                        "{:x} [logterm: {}, index: {}, vote: {:x}] ignored {:?} from {:x} [logterm: {}, index: {}] at term {}: lease is not expired (remaining ticks: {})",
+                        self.id,
+                        self.raft_log.last_term(),
+                        self.raft_log.last_index(),
+                        self.vote,
+                        t,
+                        m.from,
+                        m.log_term,
+                        m.index,
+                        self.term,
+                        self.election_timeout - self.election_elapsed
+                    );
+                    return Ok(());
+                }
+            }
+            match t {
+                MessageType::MsgPreVote => {}
+                MessageType::MsgPreVoteResp if !m.reject => {}
+                _ => {
+                    log!(
+                        self,
+                        Info,
+                        "{:x} [term: {}] received a {:?} message with higher term from {:x} [term: {}]",
+                        self.id,
+                        self.term,
+                        t,
+                        m.from,
+                        m.term
+                    );
+                    if matches!(
+                        t,
+                        MessageType::MsgApp | MessageType::MsgHeartbeat | MessageType::MsgSnap
+                    ) {
+                        self.become_follower(m.term, m.from);
+                    } else {
+                        self.become_follower(m.term, INVALID_ID);
+                    }
+                }
+            }
+        } else if m.term < self.term {
+            if (self.check_quorum || self.pre_vote)
+                && matches!(t, MessageType::MsgHeartbeat | MessageType::MsgApp)
+            {
+                self.send(Message {
+                    to: m.from,
+                    ..Message::with_type(MessageType::MsgAppResp)
+                });
+            } else if t == MessageType::MsgPreVote {
+                log!(
+                    self,
+                    Info,
+                    "{:x} [logterm: {}, index: {}, vote: {:x}] rejected {:?} from {:x} [logterm: {}, index: {}] at term {}",
+                    self.id,
+                    self.raft_log.last_term(),
+                    self.raft_log.last_index(),
+                    self.vote,
+                    t,
+                    m.from,
+                    m.log_term,
+                    m.index,
+                    self.term
+                );
+                self.send(Message {
+                    to: m.from,
+                    term: self.term,
+                    reject: true,
+                    ..Message::with_type(MessageType::MsgPreVoteResp)
+                });
+            } else if t == MessageType::MsgStorageAppendResp {
+                if m.index != 0 {
+                    log!(
+                        self,
+                        Info,
+                        "{:x} [term: {}] ignored entry appends from a {:?} message with lower term [term: {}]",
+                        self.id,
+                        self.term,
+                        t,
+                        m.term
+                    );
+                }
+                if let Some(s) = &m.snapshot {
+                    self.applied_snap(s.metadata.index)?;
+                }
+            } else {
+                log!(
+                    self,
+                    Info,
+                    "{:x} [term: {}] ignored a {:?} message with lower term from {:x} [term: {}]",
+                    self.id,
+                    self.term,
+                    t,
+                    m.from,
+                    m.term
+                );
+            }
+            return Ok(());
+        }
+
+        match t {
+            MessageType::MsgHup => {
+                if self.pre_vote {
+                    self.hup(CampaignType::PreElection);
+                } else {
+                    self.hup(CampaignType::Election);
+                }
+                Ok(())
+            }
+            MessageType::MsgStorageAppendResp => {
+                if m.index != 0 {
+                    self.raft_log.stable_to(m.index, m.log_term);
+                }
+                if let Some(s) = &m.snapshot {
+                    self.applied_snap(s.metadata.index)?;
+                }
+                Ok(())
+            }
+            MessageType::MsgStorageApplyResp => {
+                if let Some(last) = m.entries.last() {
+                    let size: u64 = m.entries.iter().map(|e| e.size()).sum();
+                    self.applied_to(last.index, size)?;
+                    self.reduce_uncommitted_size(crate::proto_ext::payloads_size(&m.entries));
+                }
+                Ok(())
+            }
+            MessageType::MsgVote | MessageType::MsgPreVote => {
+                self.handle_vote_request(m);
+                Ok(())
+            }
+            _ => self.step_role(m),
+        }
+    }
+
+    pub(crate) fn step_role(&mut self, m: Message) -> Result<()> {
+        if let Some(mut hook) = self.step_hook.take() {
+            let res = hook(&m);
+            if self.step_hook.is_none() {
+                self.step_hook = Some(hook);
+            }
+            return res;
+        }
+        match self.state {
+            StateRole::Leader => self.step_leader(m),
+            StateRole::Candidate | StateRole::PreCandidate => self.step_candidate(m),
+            StateRole::Follower => self.step_follower(m),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! C ABI of `raft-core`: the library behind `libraft.so`, `libraft.a`, the
+//! generated header `include/raft.h` and the C++ wrapper `include/raft.hpp`.
+//!
+//! Every exported function is `raft_<type>_<verb>`, returns a stable
+//! [`raft_result`] code when it can fail, writes out-parameters only on
+//! success, refuses NULL where a value is required, and runs its body under a
+//! panic guard ([`guard`]), so that no panic crosses the C boundary.
+//!
+//! Handles: [`raft_rawnode`] (a RawNode), [`raft_ready`] (one Ready),
+//! [`raft_memory_storage`] (the in-memory storage) and [`raft_decoded`] (the
+//! owner of decoded protobuf views). A storage written in C is a
+//! [`raft_storage_callbacks`] table.
+
+// The C names (`raft_rawnode`, `RAFT_OK`, ...) are the ABI; keep them in Rust.
+#![allow(non_camel_case_types)]
+#![deny(missing_docs)]
+
+mod bytes;
+mod callback_storage;
+mod codec;
+mod config;
+mod decoded;
+mod enums;
+mod guard;
+mod last_error;
+mod logger;
+mod memory_storage;
+mod messages;
+mod raw_node;
+mod ready;
+mod result;
+mod status;
+
+pub use result::raft_result;
+
+/// Version of the C ABI described by `raft.h`. It changes whenever a struct
+/// layout, a function signature or the meaning of a code changes
+/// incompatibly; compare it with [`raft_abi_version`] at start-up.
+pub const RAFT_ABI_VERSION: u32 = 1;
+
+/// Returns the ABI version the library was built with (RAFT_ABI_VERSION of
+/// its own header). A program compiled against another header version must
+/// not use the library.
+#[no_mangle]
+pub extern "C" fn raft_abi_version() -> u32 {
+    RAFT_ABI_VERSION
+}

@@ -1,0 +1,300 @@
+//! The Ready handle ([`raft_ready`]): what a node hands to the application
+//! to persist, send and apply. Every view it returns stays valid until
+//! `raft_ready_free`, also after `raft_rawnode_advance`.
+
+use prost::Message as _;
+use raft_core::{Ready, StateRole};
+
+use crate::bytes::raft_bytes;
+use crate::decoded::{entry_view, snapshot_view};
+use crate::guard::{free_handle, out_ptr, with_handle, Handle};
+use crate::last_error::HandleState;
+use crate::messages::{raft_entry, raft_hard_state, raft_snapshot};
+use crate::result::raft_result;
+
+/// Leader and role of the node.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct raft_soft_state {
+    /// The known leader (0 = none).
+    pub leader_id: u64,
+    /// A `raft_state_role`.
+    pub raft_state: i32,
+}
+
+/// A message to send, already encoded as raftpb `Message` bytes, with the
+/// routing fields readable without decoding.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct raft_envelope {
+    /// Recipient node id.
+    pub to: u64,
+    /// Sender node id.
+    pub from: u64,
+    /// A `raft_message_type`.
+    pub msg_type: i32,
+    /// The encoded message: pass it to the recipient's `raft_rawnode_step`.
+    pub bytes: raft_bytes,
+}
+
+/// The answer to a `raft_rawnode_read_index` request.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct raft_read_state {
+    /// Reads are linearizable once this index is applied.
+    pub index: u64,
+    /// The request context passed to `raft_rawnode_read_index`.
+    pub request_ctx: raft_bytes,
+}
+
+/// Role number of a core role.
+pub fn role_code(r: StateRole) -> i32 {
+    match r {
+        StateRole::Follower => 0,
+        StateRole::Candidate => 1,
+        StateRole::Leader => 2,
+        StateRole::PreCandidate => 3,
+    }
+}
+
+/// One Ready: the core value, its encoded messages and the views of both.
+/// Threading: immutable after creation; may be moved between threads and
+/// read from several threads while no thread frees it.
+pub struct raft_ready {
+    st: HandleState,
+    rd: Ready,
+    /// All messages encoded back to back; `envelopes` point into it.
+    _wire: Vec<u8>,
+    envelopes: Box<[raft_envelope]>,
+    entries: Box<[raft_entry]>,
+    committed: Box<[raft_entry]>,
+    read_states: Box<[raft_read_state]>,
+    snapshot: raft_snapshot,
+}
+
+impl Handle for raft_ready {
+    const NAME: &'static str = "raft_ready";
+    fn state(&self) -> &HandleState {
+        &self.st
+    }
+}
+
+impl raft_ready {
+    /// Encodes the messages of `rd` into one buffer and builds every view.
+    pub fn new(rd: Ready) -> Box<raft_ready> {
+        let total: usize = rd.messages.iter().map(|m| m.encoded_len()).sum();
+        let mut wire = Vec::with_capacity(total);
+        let mut spans = Vec::with_capacity(rd.messages.len());
+        for m in &rd.messages {
+            let start = wire.len();
+            // Encoding into a Vec cannot run out of space.
+            let _ = m.encode(&mut wire);
+            spans.push((start, wire.len() - start));
+        }
+        let envelopes = rd
+            .messages
+            .iter()
+            .zip(&spans)
+            .map(|(m, &(start, len))| raft_envelope {
+                to: m.to,
+                from: m.from,
+                msg_type: m.msg_type,
+                bytes: raft_bytes::of(&wire[start..start + len]),
+            })
+            .collect();
+        let entries = rd.entries.iter().map(entry_view).collect();
+        let committed = rd.committed_entries.iter().map(entry_view).collect();
+        let read_states = rd
+            .read_states
+            .iter()
+            .map(|r| raft_read_state {
+                index: r.index,
+                request_ctx: raft_bytes::of(&r.request_ctx),
+            })
+            .collect();
+        let snapshot = snapshot_view(&rd.snapshot);
+        Box::new(raft_ready {
+            st: HandleState::default(),
+            rd,
+            _wire: wire,
+            envelopes,
+            entries,
+            committed,
+            read_states,
+            snapshot,
+        })
+    }
+}
+
+/// Releases the Ready and every view obtained from it, and sets `*rd` to
+/// NULL (a later call through the same variable gets RAFT_ERR_NULL).
+/// Accepts NULL. Freeing does not advance the node.
+///
+/// # Safety
+/// `rd` is NULL or points to NULL or to a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_free(rd: *mut *mut raft_ready) {
+    // SAFETY: forwarded contract.
+    unsafe { free_handle(rd, |_| false) }
+}
+
+fn array<T>(
+    what: &str,
+    rd: *const raft_ready,
+    out: *mut *const T,
+    len: *mut usize,
+    pick: impl FnOnce(&raft_ready) -> &[T],
+) -> raft_result {
+    with_handle(what, rd, |r| {
+        let out = out_ptr(out, "out")?;
+        let len = out_ptr(len, "len")?;
+        let a = pick(r);
+        *out = a.as_ptr();
+        *len = a.len();
+        Ok(())
+    })
+}
+
+/// The soft state, if it changed: `*changed` tells, and `*out` is written
+/// only when it did.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_soft_state(
+    rd: *const raft_ready,
+    changed: *mut bool,
+    out: *mut raft_soft_state,
+) -> raft_result {
+    with_handle("raft_ready_soft_state", rd, |r| {
+        let changed = out_ptr(changed, "changed")?;
+        let out = out_ptr(out, "out")?;
+        *changed = r.rd.soft_state.is_some();
+        if let Some(ss) = &r.rd.soft_state {
+            *out = raft_soft_state {
+                leader_id: ss.leader_id,
+                raft_state: role_code(ss.raft_state),
+            };
+        }
+        Ok(())
+    })
+}
+
+/// The hard state to persist, if it changed: `*changed` tells, and `*out`
+/// is written only when it did.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_hard_state(
+    rd: *const raft_ready,
+    changed: *mut bool,
+    out: *mut raft_hard_state,
+) -> raft_result {
+    with_handle("raft_ready_hard_state", rd, |r| {
+        let changed = out_ptr(changed, "changed")?;
+        let out = out_ptr(out, "out")?;
+        *changed = r.rd.hard_state.is_some();
+        if let Some(hs) = &r.rd.hard_state {
+            *out = raft_hard_state::from(hs);
+        }
+        Ok(())
+    })
+}
+
+/// The entries to persist (before sending the messages): `*out` is an
+/// array of `*len` views valid until `raft_ready_free`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_entries(
+    rd: *const raft_ready,
+    out: *mut *const raft_entry,
+    len: *mut usize,
+) -> raft_result {
+    array("raft_ready_entries", rd, out, len, |r| &r.entries)
+}
+
+/// The committed entries to apply: `*out` is an array of `*len` views valid
+/// until `raft_ready_free`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_committed_entries(
+    rd: *const raft_ready,
+    out: *mut *const raft_entry,
+    len: *mut usize,
+) -> raft_result {
+    array("raft_ready_committed_entries", rd, out, len, |r| {
+        &r.committed
+    })
+}
+
+/// The messages to send (after persisting): `*out` is an array of `*len`
+/// envelopes whose bytes stay valid until `raft_ready_free`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_messages(
+    rd: *const raft_ready,
+    out: *mut *const raft_envelope,
+    len: *mut usize,
+) -> raft_result {
+    array("raft_ready_messages", rd, out, len, |r| &r.envelopes)
+}
+
+/// The answers to read-index requests: `*out` is an array of `*len` views
+/// valid until `raft_ready_free`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_read_states(
+    rd: *const raft_ready,
+    out: *mut *const raft_read_state,
+    len: *mut usize,
+) -> raft_result {
+    array("raft_ready_read_states", rd, out, len, |r| &r.read_states)
+}
+
+/// The snapshot to persist and apply, if any: `*present` tells (index != 0)
+/// and `*out` is written only then; its views are valid until
+/// `raft_ready_free`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_snapshot(
+    rd: *const raft_ready,
+    present: *mut bool,
+    out: *mut raft_snapshot,
+) -> raft_result {
+    with_handle("raft_ready_snapshot", rd, |r| {
+        let present = out_ptr(present, "present")?;
+        let out = out_ptr(out, "out")?;
+        *present = r.rd.snapshot.metadata.index != 0;
+        if *present {
+            *out = r.snapshot;
+        }
+        Ok(())
+    })
+}
+
+/// Whether the hard state and entries must be synced to disk before the
+/// messages are sent.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_ready_must_sync(
+    rd: *const raft_ready,
+    out: *mut bool,
+) -> raft_result {
+    with_handle("raft_ready_must_sync", rd, |r| {
+        *out_ptr(out, "out")? = r.rd.must_sync;
+        Ok(())
+    })
+}

@@ -1,0 +1,363 @@
+// Bad input through the C ABI (and the C++ wrapper's exceptions): every case
+// must give an error code and a message, never a crash or an abort.
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "raft.hpp"
+
+static int failures = 0;
+static int cases = 0;
+
+#define EXPECT(c)                                                                     \
+    do {                                                                              \
+        if (!(c)) {                                                                   \
+            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #c); \
+            ok = false;                                                               \
+        }                                                                             \
+    } while (0)
+
+static void run(const char *name, const std::function<bool()> &f) {
+    cases++;
+    bool ok = false;
+    try {
+        ok = f();
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "%s: unexpected exception: %s\n", name, e.what());
+    }
+    if (!ok) failures++;
+    std::printf("%s %s\n", ok ? "PASS" : "FAIL", name);
+}
+
+static bool has_message() { return std::strlen(raft_last_error()) > 0; }
+
+static raft_config cfg(uint64_t id) {
+    raft_config c;
+    raft_config_init(&c, id);
+    c.log_level = RAFT_LOG_OFF;
+    return c;
+}
+
+// A single-voter node on a memory storage that has become leader.
+struct Single {
+    raft_memory_storage *ms = nullptr;
+    raft_rawnode *node = nullptr;
+    Single() {
+        raft_memory_storage_new(&ms);
+        raft_config c = cfg(1);
+        raft_rawnode_new(&c, ms, &node);
+        uint64_t peers[] = {1};
+        raft_rawnode_bootstrap(node, peers, 1);
+        drain();
+        raft_rawnode_campaign(node);
+        drain();
+    }
+    void drain() {
+        bool has = false;
+        while (raft_rawnode_has_ready(node, &has) == RAFT_OK && has) {
+            raft_ready *rd = nullptr;
+            raft_rawnode_ready(node, &rd);
+            const raft_entry *es = nullptr;
+            size_t n = 0;
+            raft_ready_entries(rd, &es, &n);
+            raft_memory_storage_append(ms, es, n);
+            bool changed = false;
+            raft_hard_state hs;
+            raft_ready_hard_state(rd, &changed, &hs);
+            if (changed) raft_memory_storage_set_hard_state(ms, &hs);
+            raft_ready_committed_entries(rd, &es, &n);
+            for (size_t i = 0; i < n; i++) {
+                if (es[i].entry_type == RAFT_ENTRY_CONF_CHANGE) {
+                    raft_decoded *d = nullptr;
+                    raft_conf_change cc;
+                    raft_conf_change_decode(es[i].data.data, es[i].data.len, &d, &cc);
+                    raft_rawnode_apply_conf_change(node, &cc, nullptr, nullptr);
+                    raft_decoded_free(&d);
+                }
+            }
+            raft_ready_free(&rd);
+            raft_rawnode_advance(node);
+        }
+    }
+    ~Single() {
+        raft_rawnode_free(&node);
+        raft_memory_storage_free(&ms);
+    }
+};
+
+// A C++ storage that fails on demand.
+class Flaky : public raft::Storage {
+public:
+    enum Mode { OK, FAIL_INIT, THROW_STD, THROW_INT, COMPACTED };
+    Mode mode = OK;
+    raft::RaftState initial_state() override {
+        if (mode == FAIL_INIT) throw raft::Error(RAFT_ERR_STORAGE, "init failed on purpose");
+        raft::RaftState st;
+        st.conf_state.voters = {1};
+        return st;
+    }
+    std::vector<raft::Entry> entries(uint64_t, uint64_t, uint64_t) override { return fail_or<std::vector<raft::Entry>>({}); }
+    uint64_t term(uint64_t) override { return fail_or<uint64_t>(0); }
+    uint64_t first_index() override { return fail_or<uint64_t>(1); }
+    uint64_t last_index() override { return fail_or<uint64_t>(0); }
+    raft::Snapshot snapshot() override { return fail_or<raft::Snapshot>({}); }
+
+private:
+    template <class T>
+    T fail_or(T v) {
+        switch (mode) {
+            case THROW_STD: throw std::runtime_error("disk unplugged");
+            case THROW_INT: throw 42;
+            case COMPACTED: throw raft::Error(RAFT_ERR_COMPACTED, "compacted");
+            default: return v;
+        }
+    }
+};
+
+int main() {
+    run("abi version and result strings", [] {
+        bool ok = true;
+        EXPECT(raft_abi_version() == RAFT_ABI_VERSION);
+        EXPECT(std::strncmp(raft_result_str(RAFT_OK), "RAFT_OK", 7) == 0);
+        EXPECT(std::strncmp(raft_result_str(RAFT_ERR_POISONED), "RAFT_ERR_POISONED", 17) == 0);
+        EXPECT(std::strncmp(raft_result_str(12345), "RAFT_ERR_UNKNOWN", 16) == 0);
+        EXPECT(std::strncmp(raft_result_str(-1), "RAFT_ERR_UNKNOWN", 16) == 0);
+        return ok;
+    });
+
+    run("NULL handles", [] {
+        bool ok = true;
+        bool b = false;
+        raft_ready *rd = nullptr;
+        uint64_t u = 0;
+        EXPECT(raft_rawnode_tick(nullptr) == RAFT_ERR_NULL && has_message());
+        EXPECT(raft_rawnode_campaign(nullptr) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_has_ready(nullptr, &b) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_ready(nullptr, &rd) == RAFT_ERR_NULL && rd == nullptr);
+        EXPECT(raft_rawnode_advance(nullptr) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_step(nullptr, nullptr, 0) == RAFT_ERR_NULL);
+        EXPECT(raft_memory_storage_last_index(nullptr, &u) == RAFT_ERR_NULL);
+        EXPECT(raft_ready_must_sync(nullptr, &b) == RAFT_ERR_NULL);
+        EXPECT(std::strstr(raft_rawnode_last_error(nullptr), "NULL") != nullptr);
+        raft_rawnode_free(nullptr);
+        raft_ready_free(nullptr);
+        raft_memory_storage_free(nullptr);
+        raft_decoded_free(nullptr);
+        raft_buf_free(nullptr);
+        raft_rawnode *n = nullptr;
+        raft_rawnode_free(&n);  // pointer to NULL
+        return ok;
+    });
+
+    run("NULL buffers and out-parameters", [] {
+        bool ok = true;
+        Single s;
+        EXPECT(raft_rawnode_propose(s.node, nullptr, 5) == RAFT_ERR_NULL);
+        EXPECT(std::strstr(raft_rawnode_last_error(s.node), "data") != nullptr);
+        EXPECT(raft_rawnode_step(s.node, nullptr, 3) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_has_ready(s.node, nullptr) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_status(s.node, nullptr) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_propose_conf_change(s.node, nullptr) == RAFT_ERR_NULL);
+        EXPECT(raft_memory_storage_append(s.ms, nullptr, 2) == RAFT_ERR_NULL);
+        EXPECT(raft_entry_encode(nullptr, nullptr) == RAFT_ERR_NULL);
+        raft_entry e{RAFT_ENTRY_NORMAL, 1, 1, raft_bytes{nullptr, 4}};
+        raft_buf b{nullptr, 0, 0};
+        EXPECT(raft_entry_encode(&e, &b) == RAFT_ERR_NULL && b.data == nullptr);
+        raft_config c = cfg(1);
+        raft_rawnode *n = nullptr;
+        EXPECT(raft_rawnode_new(&c, nullptr, &n) == RAFT_ERR_NULL && n == nullptr);
+        EXPECT(raft_rawnode_new(nullptr, s.ms, &n) == RAFT_ERR_NULL && n == nullptr);
+        // Zero-length input with a NULL pointer is fine.
+        EXPECT(raft_rawnode_propose(s.node, nullptr, 0) == RAFT_OK);
+        return ok;
+    });
+
+    run("malformed bytes", [] {
+        bool ok = true;
+        Single s;
+        const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+        EXPECT(raft_rawnode_step(s.node, junk, sizeof junk) == RAFT_ERR_DECODE);
+        EXPECT(std::strlen(raft_rawnode_last_error(s.node)) > 0);
+        raft_decoded *d = nullptr;
+        raft_message m;
+        EXPECT(raft_message_decode(junk, sizeof junk, &d, &m) == RAFT_ERR_DECODE && d == nullptr);
+        raft_hard_state hs;
+        EXPECT(raft_hard_state_decode(junk, sizeof junk, &hs) == RAFT_ERR_DECODE);
+        // A well-formed but local message type is refused by step.
+        raft_message hup{};
+        hup.msg_type = RAFT_MSG_HUP;
+        std::string bytes = raft::encode(hup);
+        EXPECT(raft_rawnode_step(s.node, raft::detail::u8(bytes), bytes.size()) == RAFT_ERR_STEP_LOCAL_MSG);
+        // Unknown enum values are refused when encoding.
+        raft_message bad{};
+        bad.msg_type = 99;
+        raft_buf b{nullptr, 0, 0};
+        EXPECT(raft_message_encode(&bad, &b) == RAFT_ERR_INVALID_ARGUMENT);
+        EXPECT(raft_rawnode_report_snapshot(s.node, 1, 7) == RAFT_ERR_INVALID_ARGUMENT);
+        // The node still works.
+        raft_status st;
+        EXPECT(raft_rawnode_status(s.node, &st) == RAFT_OK && st.raft_state == RAFT_STATE_LEADER);
+        EXPECT(raft_rawnode_propose(s.node, raft::detail::u8("x"), 1) == RAFT_OK);
+        return ok;
+    });
+
+    run("advance without a ready", [] {
+        bool ok = true;
+        Single s;
+        EXPECT(raft_rawnode_advance(s.node) == RAFT_ERR_MISUSE);
+        EXPECT(std::strlen(raft_rawnode_last_error(s.node)) > 0);
+        raft::MemoryStorage ms;
+        raft::Config c(1);
+        c->log_level = RAFT_LOG_OFF;
+        raft::RawNode node(c, ms);
+        try {
+            node.advance();
+            EXPECT(false);
+        } catch (const raft::Error &e) {
+            EXPECT(e.code() == RAFT_ERR_MISUSE);
+            EXPECT(std::strstr(e.what(), "RAFT_ERR_MISUSE") != nullptr);
+        }
+        return ok;
+    });
+
+    run("use of a freed Ready through the documented pattern", [] {
+        bool ok = true;
+        Single s;
+        raft_rawnode_propose(s.node, raft::detail::u8("abc"), 3);
+        raft_ready *rd = nullptr;
+        EXPECT(raft_rawnode_ready(s.node, &rd) == RAFT_OK && rd != nullptr);
+        const raft_entry *es = nullptr;
+        size_t n = 0;
+        EXPECT(raft_ready_entries(rd, &es, &n) == RAFT_OK && n == 1);
+        raft_ready_free(&rd);
+        EXPECT(rd == nullptr);
+        EXPECT(raft_ready_entries(rd, &es, &n) == RAFT_ERR_NULL);
+        raft_ready_free(&rd);  // second free is a no-op
+        // The node was not advanced by freeing: advance still works once.
+        EXPECT(raft_rawnode_advance(s.node) == RAFT_OK);
+        EXPECT(raft_rawnode_advance(s.node) == RAFT_ERR_MISUSE);
+        raft_buf b{nullptr, 0, 0};
+        raft_entry e{RAFT_ENTRY_NORMAL, 1, 2, raft_bytes{nullptr, 0}};
+        EXPECT(raft_entry_encode(&e, &b) == RAFT_OK && b.len > 0);
+        raft_buf_free(&b);
+        EXPECT(b.data == nullptr && b.len == 0);
+        raft_buf_free(&b);  // zeroed: harmless
+        return ok;
+    });
+
+    run("invalid configs and callback tables", [] {
+        bool ok = true;
+        raft_memory_storage *ms = nullptr;
+        raft_memory_storage_new(&ms);
+        raft_rawnode *n = nullptr;
+        raft_config c = cfg(0);
+        EXPECT(raft_rawnode_new(&c, ms, &n) == RAFT_ERR_CONFIG_INVALID && n == nullptr);
+        c = cfg(1);
+        c.election_tick = 1;
+        EXPECT(raft_rawnode_new(&c, ms, &n) == RAFT_ERR_CONFIG_INVALID && has_message());
+        c = cfg(1);
+        c.read_only_option = 9;
+        EXPECT(raft_rawnode_new(&c, ms, &n) == RAFT_ERR_INVALID_ARGUMENT);
+        raft_memory_storage_free(&ms);
+        EXPECT(ms == nullptr);
+
+        auto st = std::make_shared<Flaky>();
+        raft_storage_callbacks t = st->callbacks();
+        t.struct_size = 8;
+        c = cfg(1);
+        EXPECT(raft_rawnode_new_with_callbacks(&c, &t, &n) == RAFT_ERR_INVALID_ARGUMENT);
+        EXPECT(std::strstr(raft_last_error(), "struct_size") != nullptr);
+        t = st->callbacks();
+        t.term = nullptr;
+        EXPECT(raft_rawnode_new_with_callbacks(&c, &t, &n) == RAFT_ERR_INVALID_ARGUMENT);
+        EXPECT(raft_rawnode_new_with_callbacks(&c, nullptr, &n) == RAFT_ERR_NULL && n == nullptr);
+        return ok;
+    });
+
+    run("failing storage callbacks", [] {
+        bool ok = true;
+        raft::Config c(1);
+        c->log_level = RAFT_LOG_OFF;
+        auto st = std::make_shared<Flaky>();
+        st->mode = Flaky::FAIL_INIT;
+        try {
+            raft::RawNode n(c, st);
+            EXPECT(false);
+        } catch (const raft::Error &e) {
+            EXPECT(e.code() == RAFT_ERR_STORAGE);
+            EXPECT(std::strstr(e.what(), "init failed on purpose") != nullptr);
+        }
+        st->mode = Flaky::OK;
+        raft::RawNode n(c, st);
+        st->mode = Flaky::THROW_STD;
+        try {
+            n.campaign();  // reads the last term from storage
+            EXPECT(false);
+        } catch (const raft::Error &e) {
+            EXPECT(e.code() == RAFT_ERR_STORAGE);
+            EXPECT(std::strstr(e.what(), "disk unplugged") != nullptr);
+        }
+        // The failure is remembered: later calls are refused, not crashed.
+        st->mode = Flaky::OK;
+        EXPECT(raft_rawnode_campaign(n.get()) != RAFT_OK);
+        EXPECT(std::strlen(raft_rawnode_last_error(n.get())) > 0);
+
+        auto st2 = std::make_shared<Flaky>();
+        raft::RawNode n2(c, st2);
+        st2->mode = Flaky::THROW_INT;
+        EXPECT(raft_rawnode_campaign(n2.get()) == RAFT_ERR_STORAGE);
+        EXPECT(std::strstr(raft_rawnode_last_error(n2.get()), "unknown C++ exception") != nullptr);
+        return ok;
+    });
+
+    run("reentrant call from a callback", [] {
+        bool ok = true;
+        struct Reenter : Flaky {
+            raft_rawnode *node = nullptr;
+            raft_result seen = RAFT_OK;
+            uint64_t last_index() override {
+                if (node) seen = raft_rawnode_tick(node);
+                return 0;
+            }
+        };
+        auto st = std::make_shared<Reenter>();
+        raft::Config c(1);
+        c->log_level = RAFT_LOG_OFF;
+        raft::RawNode n(c, st);
+        st->node = n.get();
+        try {
+            n.campaign();
+        } catch (const raft::Error &) {
+        }
+        st->node = nullptr;
+        EXPECT(st->seen == RAFT_ERR_MISUSE);
+        return ok;
+    });
+
+    run("wrapper decode errors are exceptions with codes", [] {
+        bool ok = true;
+        try {
+            raft::Entry::decode(std::string("\xff\xff\xff", 3));
+            EXPECT(false);
+        } catch (const raft::Error &e) {
+            EXPECT(e.code() == RAFT_ERR_DECODE);
+        }
+        raft::ConfChangeV2 cc;
+        cc.changes.push_back(raft_conf_change_single{RAFT_CONF_CHANGE_ADD_LEARNER_NODE, 7});
+        cc.context = std::string("ctx");
+        raft::ConfChangeV2 back = raft::ConfChangeV2::decode(cc.encode());
+        EXPECT(back.changes.size() == 1 && back.changes[0].node_id == 7 && back.context == std::string("ctx"));
+        raft::HardState hs{3, 2, 1};
+        raft::HardState h2 = raft::decode_hard_state(raft::encode(hs));
+        EXPECT(h2.term == 3 && h2.vote == 2 && h2.commit == 1);
+        return ok;
+    });
+
+    if (failures == 0) std::printf("bad_input: all %d cases ok\n", cases);
+    else std::printf("bad_input: %d of %d cases FAILED\n", failures, cases);
+    return failures == 0 ? 0 : 1;
+}
