@@ -202,28 +202,41 @@ impl<S: Storage> Raft<S> {
         self.prs.tally_votes()
     }
 
+    /// Logs a decision on a vote request in etcd's words: `verb` is `cast`,
+    /// `rejected` or `ignored`; `suffix` follows the term (the lease reason).
+    pub(crate) fn log_vote_decision(
+        &self,
+        verb: &str,
+        m: &Message,
+        suffix: std::fmt::Arguments<'_>,
+    ) {
+        log!(
+            self,
+            Info,
+            "{:x} [logterm: {}, index: {}, vote: {:x}] {} {:?} {} {:x} [logterm: {}, index: {}] at term {}{}",
+            self.id,
+            self.raft_log.last_term(),
+            self.raft_log.last_index(),
+            self.vote,
+            verb,
+            m.msg_type(),
+            if verb == "cast" { "for" } else { "from" },
+            m.from,
+            m.log_term,
+            m.index,
+            self.term,
+            suffix
+        );
+    }
+
     /// Answers MsgVote / MsgPreVote (after the term checks in `step`).
     pub(crate) fn handle_vote_request(&mut self, m: Message) {
         let t = m.msg_type();
         let can_vote = self.vote == m.from
             || (self.vote == INVALID_ID && self.leader_id == INVALID_ID)
             || (t == MessageType::MsgPreVote && m.term > self.term);
-        let (last_term, last_index) = (self.raft_log.last_term(), self.raft_log.last_index());
         if can_vote && self.raft_log.is_up_to_date(m.index, m.log_term) {
-            log!(
-                self,
-                Info,
-                "{:x} [logterm: {}, index: {}, vote: {:x}] cast {:?} for {:x} [logterm: {}, index: {}] at term {}",
-                self.id,
-                last_term,
-                last_index,
-                self.vote,
-                t,
-                m.from,
-                m.log_term,
-                m.index,
-                self.term
-            );
+            self.log_vote_decision("cast", &m, format_args!(""));
             self.send(Message {
                 to: m.from,
                 term: m.term,
@@ -234,20 +247,7 @@ impl<S: Storage> Raft<S> {
                 self.vote = m.from;
             }
         } else {
-            log!(
-                self,
-                Info,
-                "{:x} [logterm: {}, index: {}, vote: {:x}] rejected {:?} from {:x} [logterm: {}, index: {}] at term {}",
-                self.id,
-                last_term,
-                last_index,
-                self.vote,
-                t,
-                m.from,
-                m.log_term,
-                m.index,
-                self.term
-            );
+            self.log_vote_decision("rejected", &m, format_args!(""));
             self.send(Message {
                 to: m.from,
                 term: self.term,

@@ -30,20 +30,13 @@ impl<S: Storage> Raft<S> {
                     && self.leader_id != INVALID_ID
                     && self.election_elapsed < self.election_timeout;
                 if !force && in_lease {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} [logterm: {}, index: {}, vote: {:x}] ignored {:?} from {:x} [logterm: {}, index: {}] at term {}: lease is not expired (remaining ticks: {})",
-                        self.id,
-                        self.raft_log.last_term(),
-                        self.raft_log.last_index(),
-                        self.vote,
-                        t,
-                        m.from,
-                        m.log_term,
-                        m.index,
-                        self.term,
-                        self.election_timeout - self.election_elapsed
+                    self.log_vote_decision(
+                        "ignored",
+                        &m,
+                        format_args!(
+                            ": lease is not expired (remaining ticks: {})",
+                            self.election_timeout - self.election_elapsed
+                        ),
                     );
                     return Ok(());
                 }
@@ -81,20 +74,7 @@ impl<S: Storage> Raft<S> {
                     ..Message::with_type(MessageType::MsgAppResp)
                 });
             } else if t == MessageType::MsgPreVote {
-                log!(
-                    self,
-                    Info,
-                    "{:x} [logterm: {}, index: {}, vote: {:x}] rejected {:?} from {:x} [logterm: {}, index: {}] at term {}",
-                    self.id,
-                    self.raft_log.last_term(),
-                    self.raft_log.last_index(),
-                    self.vote,
-                    t,
-                    m.from,
-                    m.log_term,
-                    m.index,
-                    self.term
-                );
+                self.log_vote_decision("rejected", &m, format_args!(""));
                 self.send(Message {
                     to: m.from,
                     term: self.term,
