@@ -20,8 +20,8 @@ pub struct RaftState {
 /// use interior mutability, so that the application can keep a handle for
 /// writing while the node reads through its own handle.
 ///
-/// An error other than the etcd kinds in [`StorageError`] is reported through
-/// [`StorageError::Other`]; the core never panics on a storage error.
+/// An error other than the etcd kinds in [`StorageError`](crate::StorageError) is reported through
+/// [`StorageError::Other`](crate::StorageError::Other); the core never panics on a storage error.
 pub trait Storage {
     /// Returns the saved hard state and conf state.
     fn initial_state(&self) -> Result<RaftState>;
@@ -30,8 +30,8 @@ pub trait Storage {
     /// limited by `max_size` (`u64::MAX` means no limit), but at least one
     /// entry is returned when the range is not empty.
     ///
-    /// Errors: [`StorageError::Compacted`] when `low` is at or below the
-    /// compaction point, [`StorageError::Unavailable`] when `high` is beyond
+    /// Errors: [`StorageError::Compacted`](crate::StorageError::Compacted) when `low` is at or below the
+    /// compaction point, [`StorageError::Unavailable`](crate::StorageError::Unavailable) when `high` is beyond
     /// `last_index() + 1`.
     fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>>;
 
@@ -46,7 +46,7 @@ pub trait Storage {
     /// Returns the index of the last entry in the log.
     fn last_index(&self) -> Result<u64>;
 
-    /// Returns the most recent snapshot. [`StorageError::SnapshotTemporarilyUnavailable`]
+    /// Returns the most recent snapshot. [`StorageError::SnapshotTemporarilyUnavailable`](crate::StorageError::SnapshotTemporarilyUnavailable)
     /// tells the core to retry later.
     fn snapshot(&self) -> Result<Snapshot>;
 }
