@@ -478,6 +478,38 @@ typedef int32_t raft_snapshot_status;
 #endif // __cplusplus
 
 /**
+ * How a leader replicates to a peer (etcd `tracker.StateType`), in
+ * `raft_progress.state`.
+ */
+enum raft_progress_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The leader does not yet know where the peer's log matches the
+     * leader's and probes it with at most one append per heartbeat.
+     */
+    RAFT_PROGRESS_STATE_PROBE = 0,
+    /**
+     * The peer's log matches; appends are streamed, limited by the
+     * inflight window.
+     */
+    RAFT_PROGRESS_STATE_REPLICATE = 1,
+    /**
+     * The peer needs a snapshot; appends wait until it is applied.
+     */
+    RAFT_PROGRESS_STATE_SNAPSHOT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum raft_progress_state raft_progress_state;
+#else
+typedef int32_t raft_progress_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Owner of decoded data: the views returned with it point into it and stay
  * valid until `raft_decoded_free`. Threading: may be moved between threads;
  * it is never modified after creation, so its views may be read from
@@ -1031,6 +1063,52 @@ typedef struct raft_status {
      */
     uint64_t lead_transferee;
 } raft_status;
+
+/**
+ * What the leader knows about one peer's log (etcd `tracker.Progress`),
+ * filled by `raft_rawnode_progress`.
+ */
+typedef struct raft_progress {
+    /**
+     * Peer id (the leader lists itself too).
+     */
+    uint64_t id;
+    /**
+     * Highest index known to match the leader's log.
+     */
+    uint64_t match;
+    /**
+     * Index of the next entry the leader will send.
+     */
+    uint64_t next;
+    /**
+     * A `raft_progress_state`.
+     */
+    int32_t state;
+    /**
+     * In RAFT_PROGRESS_STATE_SNAPSHOT, the index of the snapshot being
+     * sent; 0 otherwise.
+     */
+    uint64_t pending_snapshot;
+    /**
+     * Whether the peer was heard from since the last check-quorum round
+     * (always true for the leader itself).
+     */
+    bool recent_active;
+    /**
+     * Whether appends to the peer are currently throttled (a probe is
+     * outstanding, the inflight window is full, or a snapshot is pending).
+     */
+    bool paused;
+    /**
+     * Whether the peer is a learner.
+     */
+    bool is_learner;
+    /**
+     * Number of append messages in flight to the peer.
+     */
+    size_t inflight_count;
+} raft_progress;
 
 /**
  * Leader and role of the node.
@@ -1662,6 +1740,39 @@ raft_result raft_rawnode_advance(const struct raft_rawnode *node);
  * Pointers are NULL or valid.
  */
 raft_result raft_rawnode_status(const struct raft_rawnode *node, struct raft_status *out);
+
+/**
+ * The leader's view of every peer's log (etcd `Status.Progress`), sorted
+ * by id and including the leader itself; a node that is not the leader
+ * tracks no peers.
+ *
+ * Count protocol: with `out` NULL, writes the number of peers to `*len`
+ * (its input value is ignored). Otherwise `*len` is the capacity of `out`
+ * in elements: the first entries of `out` receive the peers and `*len`
+ * their number; when the capacity is too small the call returns
+ * RAFT_ERR_INVALID_ARGUMENT and writes nothing (ask for the count again:
+ * it changes only through calls on the node).
+ *
+ * # Safety
+ * `node` is NULL or a live handle; `len` is NULL or valid; `out` is NULL
+ * or points to `*len` writable elements.
+ */
+raft_result raft_rawnode_progress(const struct raft_rawnode *node,
+                                  struct raft_progress *out,
+                                  size_t *len);
+
+/**
+ * The node's current membership (etcd `Status.Config`, known to every
+ * role): `*out`'s arrays are owned by `*decoded` (release with
+ * `raft_decoded_free`). In a joint configuration `voters_outgoing` is
+ * non-empty.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_conf_state(const struct raft_rawnode *node,
+                                    struct raft_decoded **decoded,
+                                    struct raft_conf_state *out);
 
 /**
  * Reports that the last message to `id` could not be delivered.

@@ -149,3 +149,18 @@ pub enum raft_snapshot_status {
     /// Sending the snapshot failed.
     RAFT_SNAPSHOT_FAILURE = 1,
 }
+
+/// How a leader replicates to a peer (etcd `tracker.StateType`), in
+/// `raft_progress.state`.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum raft_progress_state {
+    /// The leader does not yet know where the peer's log matches the
+    /// leader's and probes it with at most one append per heartbeat.
+    RAFT_PROGRESS_STATE_PROBE = 0,
+    /// The peer's log matches; appends are streamed, limited by the
+    /// inflight window.
+    RAFT_PROGRESS_STATE_REPLICATE = 1,
+    /// The peer needs a snapshot; appends wait until it is applied.
+    RAFT_PROGRESS_STATE_SNAPSHOT = 2,
+}

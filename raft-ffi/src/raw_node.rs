@@ -8,7 +8,7 @@ use bytes::Bytes;
 use prost::Message as _;
 use raft_core::eraftpb::Message;
 use raft_core::proto_ext::ConfChangeI;
-use raft_core::{RawNode, SnapshotStatus, Storage};
+use raft_core::{RawNode, SnapshotStatus, StateRole, Storage};
 
 use crate::bytes::in_slice;
 use crate::callback_storage::{raft_storage_callbacks, CallbackStorage};
@@ -23,7 +23,7 @@ use crate::messages::{
 };
 use crate::ready::{raft_ready, role_code};
 use crate::result::{raft_result, Fail, FfiResult};
-use crate::status::raft_status;
+use crate::status::{raft_progress, raft_status};
 
 /// The node type behind the handle.
 pub type Node = RawNode<Box<dyn Storage>>;
@@ -407,6 +407,75 @@ pub unsafe extern "C" fn raft_rawnode_status(
     })
 }
 
+/// The leader's view of every peer's log (etcd `Status.Progress`), sorted
+/// by id and including the leader itself; a node that is not the leader
+/// tracks no peers.
+///
+/// Count protocol: with `out` NULL, writes the number of peers to `*len`
+/// (its input value is ignored). Otherwise `*len` is the capacity of `out`
+/// in elements: the first entries of `out` receive the peers and `*len`
+/// their number; when the capacity is too small the call returns
+/// RAFT_ERR_INVALID_ARGUMENT and writes nothing (ask for the count again:
+/// it changes only through calls on the node).
+///
+/// # Safety
+/// `node` is NULL or a live handle; `len` is NULL or valid; `out` is NULL
+/// or points to `*len` writable elements.
+#[no_mangle]
+pub unsafe extern "C" fn raft_rawnode_progress(
+    node: *const raft_rawnode,
+    out: *mut raft_progress,
+    len: *mut usize,
+) -> raft_result {
+    with_node("raft_rawnode_progress", node, |n| {
+        let len = out_ptr(len, "len")?;
+        let r = &n.raft;
+        let peers = (r.state == StateRole::Leader).then_some(&r.prs.progress);
+        let count = peers.map_or(0, |p| p.len());
+        if out.is_null() {
+            *len = count;
+            return Ok(());
+        }
+        if *len < count {
+            return Err(Fail::invalid(format!(
+                "`out` holds {} elements but the leader tracks {count} peers",
+                *len
+            )));
+        }
+        // SAFETY: `out` is non-NULL and, by the contract, points to `*len`
+        // writable elements, which is at least `count`.
+        let dst = unsafe { std::slice::from_raw_parts_mut(out, count) };
+        for (d, (&id, p)) in dst.iter_mut().zip(peers.into_iter().flatten()) {
+            *d = raft_progress::of(id, p);
+        }
+        *len = count;
+        Ok(())
+    })
+}
+
+/// The node's current membership (etcd `Status.Config`, known to every
+/// role): `*out`'s arrays are owned by `*decoded` (release with
+/// `raft_decoded_free`). In a joint configuration `voters_outgoing` is
+/// non-empty.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_rawnode_conf_state(
+    node: *const raft_rawnode,
+    decoded: *mut *mut raft_decoded,
+    out: *mut raft_conf_state,
+) -> raft_result {
+    with_node("raft_rawnode_conf_state", node, |n| {
+        let decoded = out_ptr(decoded, "decoded")?;
+        let out = out_ptr(out, "out")?;
+        let cs = Box::new(n.raft.prs.conf_state());
+        *out = conf_state_view(&cs);
+        *decoded = raft_decoded::into_raw(Value::ConfState(cs), Arena::default());
+        Ok(())
+    })
+}
+
 /// Reports that the last message to `id` could not be delivered.
 ///
 /// # Safety
@@ -439,4 +508,300 @@ pub unsafe extern "C" fn raft_rawnode_report_snapshot(
         };
         Ok(n.report_snapshot(id, s)?)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+    use std::rc::Rc;
+
+    use raft_core::eraftpb::{ConfState, Entry, Snapshot};
+    use raft_core::{MemoryStorage, RaftState, Result as CoreResult};
+
+    use super::*;
+    use crate::bytes::raft_bytes;
+    use crate::config::raft_config_init;
+
+    /// A memory storage that panics in every method once `armed` is set: a
+    /// Rust-side seam to provoke a panic inside an exported call (C
+    /// callbacks cannot panic, and the library has no test hooks).
+    struct PanickingStorage {
+        inner: MemoryStorage,
+        armed: Rc<std::cell::Cell<bool>>,
+    }
+
+    impl PanickingStorage {
+        fn check(&self) {
+            assert!(!self.armed.get(), "storage armed to panic");
+        }
+    }
+
+    impl Storage for PanickingStorage {
+        fn initial_state(&self) -> CoreResult<RaftState> {
+            self.check();
+            self.inner.initial_state()
+        }
+        fn entries(&self, low: u64, high: u64, max_size: u64) -> CoreResult<Vec<Entry>> {
+            self.check();
+            self.inner.entries(low, high, max_size)
+        }
+        fn term(&self, idx: u64) -> CoreResult<u64> {
+            self.check();
+            self.inner.term(idx)
+        }
+        fn first_index(&self) -> CoreResult<u64> {
+            self.check();
+            self.inner.first_index()
+        }
+        fn last_index(&self) -> CoreResult<u64> {
+            self.check();
+            self.inner.last_index()
+        }
+        fn snapshot(&self) -> CoreResult<Snapshot> {
+            self.check();
+            self.inner.snapshot()
+        }
+    }
+
+    fn voters(ids: &[u64]) -> MemoryStorage {
+        MemoryStorage::new_with_conf_state(ConfState {
+            voters: ids.to_vec(),
+            ..Default::default()
+        })
+    }
+
+    /// A node with id 1 on `store`, made by the constructor the exported
+    /// `raft_rawnode_new*` functions use.
+    fn node_on(store: Box<dyn Storage>) -> *mut raft_rawnode {
+        // SAFETY: an all-zero raft_config (integers, NULL pointers, None
+        // callbacks) is a valid value for raft_config_init to overwrite.
+        let mut cfg: raft_config = unsafe { std::mem::zeroed() };
+        // SAFETY: `cfg` is a valid, writable raft_config.
+        assert_eq!(
+            unsafe { raft_config_init(&mut cfg, 1) },
+            raft_result::RAFT_OK
+        );
+        cfg.log_level = 5; // RAFT_LOG_OFF
+        let mut node = std::ptr::null_mut();
+        assert_eq!(
+            guard("test", || create(&cfg, store, &mut node)),
+            raft_result::RAFT_OK
+        );
+        node
+    }
+
+    fn last_error(node: *const raft_rawnode) -> String {
+        // SAFETY: the node is live; the message is a valid C string.
+        unsafe { CStr::from_ptr(raft_rawnode_last_error(node)) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn caught_panic_poisons_the_node() {
+        let armed = Rc::new(std::cell::Cell::new(false));
+        let mut node = node_on(Box::new(PanickingStorage {
+            inner: voters(&[1]),
+            armed: armed.clone(),
+        }));
+        // SAFETY (this and every call below): `node` is live until freed.
+        assert_eq!(unsafe { raft_rawnode_tick(node) }, raft_result::RAFT_OK);
+
+        armed.set(true);
+        // Campaigning reads the last term from storage: the panic is caught.
+        let rc = unsafe { raft_rawnode_campaign(node) };
+        assert_eq!(rc, raft_result::RAFT_ERR_PANIC);
+        let msg = last_error(node);
+        assert!(msg.contains("raft_rawnode_campaign: internal panic: storage armed to panic"));
+        assert!(msg.contains("now unusable"), "{msg}");
+
+        // Sticky, even though the storage would no longer panic.
+        armed.set(false);
+        assert_eq!(
+            unsafe { raft_rawnode_tick(node) },
+            raft_result::RAFT_ERR_POISONED
+        );
+        let mut st = raft_status {
+            id: 77,
+            ..Default::default()
+        };
+        assert_eq!(
+            unsafe { raft_rawnode_status(node, &mut st) },
+            raft_result::RAFT_ERR_POISONED
+        );
+        assert_eq!(st.id, 77, "out-parameter written by a refused call");
+        let mut n = 5usize;
+        assert_eq!(
+            unsafe { raft_rawnode_progress(node, std::ptr::null_mut(), &mut n) },
+            raft_result::RAFT_ERR_POISONED
+        );
+        assert_eq!(n, 5);
+        assert_eq!(
+            unsafe { raft_rawnode_propose(node, b"x".as_ptr(), 1) },
+            raft_result::RAFT_ERR_POISONED
+        );
+        assert!(last_error(node).contains("raft_rawnode_propose"));
+        assert!(last_error(node).contains("unusable after an earlier panic"));
+
+        // Only free works, and it clears the caller's pointer.
+        unsafe { raft_rawnode_free(&mut node) };
+        assert!(node.is_null());
+        assert_eq!(
+            unsafe { raft_rawnode_tick(node) },
+            raft_result::RAFT_ERR_NULL
+        );
+    }
+
+    #[test]
+    fn panic_in_the_constructor_writes_no_handle() {
+        let armed = Rc::new(std::cell::Cell::new(true));
+        // SAFETY: an all-zero raft_config (integers, NULL pointers, None
+        // callbacks) is a valid value for raft_config_init to overwrite.
+        let mut cfg: raft_config = unsafe { std::mem::zeroed() };
+        // SAFETY: `cfg` is a valid, writable raft_config.
+        unsafe { raft_config_init(&mut cfg, 1) };
+        let sentinel = std::ptr::NonNull::<raft_rawnode>::dangling().as_ptr();
+        let mut node = sentinel;
+        let store = Box::new(PanickingStorage {
+            inner: voters(&[1]),
+            armed,
+        });
+        assert_eq!(
+            guard("raft_rawnode_new", || create(&cfg, store, &mut node)),
+            raft_result::RAFT_ERR_PANIC
+        );
+        assert_eq!(node, sentinel);
+        // SAFETY: raft_last_error returns a valid C string.
+        let msg = unsafe { CStr::from_ptr(raft_last_error()) }.to_string_lossy();
+        assert!(msg.contains("raft_rawnode_new: internal panic"), "{msg}");
+    }
+
+    fn progress(node: *const raft_rawnode) -> Vec<raft_progress> {
+        let mut n = 0usize;
+        // SAFETY: `node` is live, `n` writable; a NULL array asks the count.
+        let rc = unsafe { raft_rawnode_progress(node, std::ptr::null_mut(), &mut n) };
+        assert_eq!(rc, raft_result::RAFT_OK);
+        let mut v = vec![raft_progress::default(); n];
+        let mut len = v.len();
+        // SAFETY: `v` has `len` writable elements.
+        let rc = unsafe { raft_rawnode_progress(node, v.as_mut_ptr(), &mut len) };
+        assert_eq!(rc, raft_result::RAFT_OK);
+        assert_eq!(len, n);
+        v
+    }
+
+    /// Persists the node's Readys into `ms` (a node that sends nothing
+    /// anywhere: enough to win an election with a stepped vote).
+    fn persist(node: *const raft_rawnode, ms: &MemoryStorage) {
+        // SAFETY: `node` is live and no call on it is in progress.
+        let mut n = unsafe { &*node }.node.borrow_mut();
+        while n.has_ready() {
+            let rd = n.ready().unwrap();
+            ms.append(&rd.entries).unwrap();
+            if let Some(hs) = rd.hard_state {
+                ms.set_hard_state(hs);
+            }
+            n.advance().unwrap();
+        }
+    }
+
+    #[test]
+    fn progress_and_conf_state_of_leader_and_follower() {
+        let ms = voters(&[1, 2]);
+        let mut node = node_on(Box::new(ms.clone()));
+        // A follower tracks no peers, whatever capacity it is given.
+        assert!(progress(node).is_empty());
+        let mut one = [raft_progress::default(); 1];
+        let mut len = 1usize;
+        // SAFETY (this and every call below): `node` is live, arrays hold
+        // `len` elements.
+        let rc = unsafe { raft_rawnode_progress(node, one.as_mut_ptr(), &mut len) };
+        assert_eq!((rc, len), (raft_result::RAFT_OK, 0));
+
+        // Win the election with the vote of node 2.
+        assert_eq!(unsafe { raft_rawnode_campaign(node) }, raft_result::RAFT_OK);
+        persist(node, &ms);
+        let term = unsafe { &*node }.node.borrow().raft.term;
+        let vote = Message {
+            msg_type: raft_core::eraftpb::MessageType::MsgVoteResp as i32,
+            from: 2,
+            to: 1,
+            term,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let rc = unsafe { raft_rawnode_step(node, vote.as_ptr(), vote.len()) };
+        assert_eq!(rc, raft_result::RAFT_OK);
+        persist(node, &ms);
+        let cc = raft_conf_change {
+            id: 0,
+            change_type: 3, // RAFT_CONF_CHANGE_ADD_LEARNER_NODE
+            node_id: 3,
+            context: raft_bytes::of_opt(None),
+        };
+        let rc = unsafe {
+            raft_rawnode_apply_conf_change(node, &cc, std::ptr::null_mut(), std::ptr::null_mut())
+        };
+        assert_eq!(rc, raft_result::RAFT_OK);
+
+        let ps = progress(node);
+        assert_eq!(ps.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(!ps[0].is_learner && !ps[1].is_learner && ps[2].is_learner);
+        // The leader replicates to itself and has persisted its whole log;
+        // node 2 is probed with one append, which pauses further appends.
+        let last = ms.last_index().unwrap();
+        assert_eq!(
+            (ps[0].state, ps[0].r#match, ps[0].next),
+            (1, last, last + 1)
+        );
+        assert!(ps[0].recent_active && !ps[0].paused);
+        assert_eq!((ps[1].state, ps[1].r#match), (0, 0));
+        assert!(ps[1].paused);
+        for p in &ps {
+            assert!(p.next > p.r#match);
+            assert!((0..=2).contains(&p.state));
+        }
+
+        // Too small: refused, nothing written, count untouched.
+        let mut two = [raft_progress::default(); 2];
+        let mut len = 2usize;
+        let rc = unsafe { raft_rawnode_progress(node, two.as_mut_ptr(), &mut len) };
+        assert_eq!(rc, raft_result::RAFT_ERR_INVALID_ARGUMENT);
+        assert_eq!(len, 2);
+        assert_eq!(two, [raft_progress::default(); 2]);
+        assert!(last_error(node).contains("holds 2 elements but the leader tracks 3 peers"));
+        let rc = unsafe { raft_rawnode_progress(node, two.as_mut_ptr(), std::ptr::null_mut()) };
+        assert_eq!(rc, raft_result::RAFT_ERR_NULL);
+
+        // Larger than needed: only the first three are written.
+        let mut five = [raft_progress::default(); 5];
+        let mut len = 5usize;
+        let rc = unsafe { raft_rawnode_progress(node, five.as_mut_ptr(), &mut len) };
+        assert_eq!((rc, len), (raft_result::RAFT_OK, 3));
+        assert_eq!(five[..3], ps[..]);
+        assert_eq!(five[3], raft_progress::default());
+
+        // The membership, with its owner.
+        let mut d = std::ptr::null_mut();
+        let mut cs = conf_state_view(&ConfState::default());
+        let rc = unsafe { raft_rawnode_conf_state(node, &mut d, &mut cs) };
+        assert_eq!(rc, raft_result::RAFT_OK);
+        assert!(!d.is_null());
+        // SAFETY: the arrays are owned by `d`, which is still alive.
+        let (v, l) = unsafe {
+            (
+                std::slice::from_raw_parts(cs.voters, cs.voters_len).to_vec(),
+                std::slice::from_raw_parts(cs.learners, cs.learners_len).to_vec(),
+            )
+        };
+        assert_eq!((v, l), (vec![1, 2], vec![3]));
+        unsafe { crate::decoded::raft_decoded_free(&mut d) };
+        assert!(d.is_null());
+        let rc = unsafe { raft_rawnode_conf_state(node, std::ptr::null_mut(), &mut cs) };
+        assert_eq!(rc, raft_result::RAFT_ERR_NULL);
+        let rc = unsafe { raft_rawnode_conf_state(node, &mut d, std::ptr::null_mut()) };
+        assert_eq!((rc, d), (raft_result::RAFT_ERR_NULL, std::ptr::null_mut()));
+
+        unsafe { raft_rawnode_free(&mut node) };
+    }
 }

@@ -1,5 +1,7 @@
-//! The node status as a C struct ([`raft_status`]).
+//! The node status as C structs: [`raft_status`] and the leader's view of
+//! each peer, [`raft_progress`].
 
+use raft_core::tracker::{Progress, ProgressState};
 use raft_core::{StateRole, Status};
 
 /// A snapshot of a node's state, filled by `raft_rawnode_status`.
@@ -36,6 +38,55 @@ impl raft_status {
             raft_state: role(s.soft_state.raft_state),
             applied: s.applied,
             lead_transferee: s.lead_transferee,
+        }
+    }
+}
+
+/// What the leader knows about one peer's log (etcd `tracker.Progress`),
+/// filled by `raft_rawnode_progress`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct raft_progress {
+    /// Peer id (the leader lists itself too).
+    pub id: u64,
+    /// Highest index known to match the leader's log.
+    pub r#match: u64,
+    /// Index of the next entry the leader will send.
+    pub next: u64,
+    /// A `raft_progress_state`.
+    pub state: i32,
+    /// In RAFT_PROGRESS_STATE_SNAPSHOT, the index of the snapshot being
+    /// sent; 0 otherwise.
+    pub pending_snapshot: u64,
+    /// Whether the peer was heard from since the last check-quorum round
+    /// (always true for the leader itself).
+    pub recent_active: bool,
+    /// Whether appends to the peer are currently throttled (a probe is
+    /// outstanding, the inflight window is full, or a snapshot is pending).
+    pub paused: bool,
+    /// Whether the peer is a learner.
+    pub is_learner: bool,
+    /// Number of append messages in flight to the peer.
+    pub inflight_count: usize,
+}
+
+impl raft_progress {
+    /// The C form of the progress of peer `id`.
+    pub fn of(id: u64, p: &Progress) -> raft_progress {
+        raft_progress {
+            id,
+            r#match: p.matched,
+            next: p.next_idx,
+            state: match p.state {
+                ProgressState::Probe => 0,
+                ProgressState::Replicate => 1,
+                ProgressState::Snapshot => 2,
+            },
+            pending_snapshot: p.pending_snapshot,
+            recent_active: p.recent_active,
+            paused: p.is_paused(),
+            is_learner: p.is_learner,
+            inflight_count: p.inflights.count(),
         }
     }
 }
