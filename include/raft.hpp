@@ -595,6 +595,29 @@ public:
         check(raft_rawnode_status(p_, &s));
         return s;
     }
+    /// The leader's view of every peer's log (etcd Status.Progress), sorted
+    /// by id and including the leader; empty on a node that is not leader.
+    std::vector<raft_progress> progress() const {
+        size_t n = 0;
+        check(raft_rawnode_progress(p_, nullptr, &n));
+        std::vector<raft_progress> v(n);
+        if (n > 0) check(raft_rawnode_progress(p_, v.data(), &n));
+        v.resize(n);
+        return v;
+    }
+    /// The progress of peer `id`, if this node is the leader and tracks it.
+    std::optional<raft_progress> progress(uint64_t id) const {
+        for (const raft_progress &p : progress())
+            if (p.id == id) return p;
+        return std::nullopt;
+    }
+    /// The current membership (etcd Status.Config), on any role.
+    ConfState conf_state() const {
+        detail::Decoded d;
+        raft_conf_state cs;
+        check(raft_rawnode_conf_state(p_, &d.p, &cs));
+        return ConfState::from(cs);
+    }
     void report_unreachable(uint64_t id) { check(raft_rawnode_report_unreachable(p_, id)); }
     void report_snapshot(uint64_t id, raft_snapshot_status st) { check(raft_rawnode_report_snapshot(p_, id, st)); }
 

@@ -338,6 +338,53 @@ int main() {
         return ok;
     });
 
+    run("progress and conf_state: NULL arguments and too-small arrays", [] {
+        bool ok = true;
+        Single s;  // a single-voter leader: it tracks itself
+        size_t n = 0;
+        raft_progress ps[3];
+        EXPECT(raft_rawnode_progress(nullptr, ps, &n) == RAFT_ERR_NULL && has_message());
+        EXPECT(raft_rawnode_progress(nullptr, nullptr, &n) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_progress(s.node, nullptr, nullptr) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_progress(s.node, ps, nullptr) == RAFT_ERR_NULL);
+        EXPECT(std::strstr(raft_rawnode_last_error(s.node), "len") != nullptr);
+        n = 99;  // ignored when only the count is asked for
+        EXPECT(raft_rawnode_progress(s.node, nullptr, &n) == RAFT_OK && n == 1);
+
+        // With learner 2 the leader tracks two peers.
+        raft_conf_change add{0, RAFT_CONF_CHANGE_ADD_LEARNER_NODE, 2, raft_bytes{nullptr, 0}};
+        EXPECT(raft_rawnode_apply_conf_change(s.node, &add, nullptr, nullptr) == RAFT_OK);
+        for (size_t cap : {size_t(0), size_t(1)}) {
+            std::memset(ps, 0xab, sizeof ps);
+            n = cap;
+            EXPECT(raft_rawnode_progress(s.node, ps, &n) == RAFT_ERR_INVALID_ARGUMENT);
+            EXPECT(n == cap);  // not written on failure
+            EXPECT(reinterpret_cast<const uint8_t *>(ps)[0] == 0xab);
+            EXPECT(std::strstr(raft_rawnode_last_error(s.node), "tracks 2 peers") != nullptr);
+        }
+        n = 3;
+        EXPECT(raft_rawnode_progress(s.node, ps, &n) == RAFT_OK && n == 2);
+        EXPECT(ps[0].id == 1 && !ps[0].is_learner && ps[1].id == 2 && ps[1].is_learner);
+
+        raft_decoded *d = nullptr;
+        raft_conf_state cs;
+        EXPECT(raft_rawnode_conf_state(nullptr, &d, &cs) == RAFT_ERR_NULL && d == nullptr);
+        EXPECT(raft_rawnode_conf_state(s.node, nullptr, &cs) == RAFT_ERR_NULL);
+        EXPECT(raft_rawnode_conf_state(s.node, &d, nullptr) == RAFT_ERR_NULL && d == nullptr);
+        EXPECT(raft_rawnode_conf_state(s.node, &d, &cs) == RAFT_OK && d != nullptr);
+        EXPECT(cs.voters_len == 1 && cs.voters[0] == 1 && cs.learners_len == 1 && cs.learners[0] == 2);
+        raft_decoded_free(&d);
+
+        // The wrapper: a follower's progress is empty, its membership known.
+        raft::MemoryStorage ms(raft::ConfState{{1, 2, 3}, {}, {}, {}, false});
+        raft::Config c(2);
+        c->log_level = RAFT_LOG_OFF;
+        raft::RawNode f(c, ms);
+        EXPECT(f.progress().empty() && !f.progress(2).has_value());
+        EXPECT(f.conf_state().voters == std::vector<uint64_t>({1, 2, 3}));
+        return ok;
+    });
+
     run("wrapper decode errors are exceptions with codes", [] {
         bool ok = true;
         try {

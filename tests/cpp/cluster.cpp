@@ -1,7 +1,8 @@
 // A Raft cluster in one process through the C++ wrapper: 3 nodes elect a
 // leader, replicate 10,000 proposals, then a 4th node is added as a learner
-// and caught up by snapshot after the leader compacted its log, and finally
-// promoted to voter by a ConfChangeV2. Nodes 1, 2 and 4 use the library's
+// and caught up by snapshot after the leader compacted its log (watched
+// through the leader's per-peer progress), and finally promoted to voter by
+// a ConfChangeV2. Nodes 1, 2 and 4 use the library's
 // MemoryStorage; node 3's storage is written in C++ (raft::Storage through the
 // callback table).
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +124,39 @@ static raft::Config config(uint64_t id) {
     return c;
 }
 
+static uint64_t last_index(const Node &n) { return n.mem ? n.mem->last_index() : n.vec->last_index(); }
+
+// The leader's progress of peer `id` (which it must track).
+static raft_progress progress_of(uint64_t lead, uint64_t id) {
+    std::optional<raft_progress> p = nodes.at(lead).node->progress(id);
+    CHECK(p.has_value());
+    return *p;
+}
+
+// Every node reports the membership its last applied conf change returned;
+// only the leader tracks peers.
+static void check_conf_and_progress(uint64_t lead) {
+    for (auto &kv : nodes) {
+        raft::ConfState cs = kv.second.node->conf_state();
+        CHECK(cs.voters == kv.second.cs.voters && cs.learners == kv.second.cs.learners);
+        CHECK(cs.voters_outgoing.empty() && cs.learners_next.empty());
+        std::vector<raft_progress> ps = kv.second.node->progress();
+        if (kv.first != lead) {
+            CHECK(ps.empty());
+            continue;
+        }
+        CHECK(ps.size() == cs.voters.size() + cs.learners.size());
+        for (size_t i = 0; i < ps.size(); i++) {
+            CHECK(i == 0 || ps[i - 1].id < ps[i].id);  // sorted by id
+            bool learner = false;
+            for (uint64_t l : cs.learners) learner |= l == ps[i].id;
+            CHECK(ps[i].is_learner == learner);
+        }
+    }
+}
+
+static size_t snapshots_sent = 0;
+
 static bool handle_ready(Node &n) {
     if (!n.node->has_ready()) return false;
     raft::Ready rd = n.node->ready();
@@ -165,7 +200,18 @@ static void deliver() {
         } catch (const raft::Error &e) {
             CHECK(e.code() == RAFT_ERR_STEP_PEER_NOT_FOUND);
         }
-        if (m.type == RAFT_MSG_SNAP) nodes.at(m.from).node->report_snapshot(m.to, RAFT_SNAPSHOT_FINISH);
+        if (m.type == RAFT_MSG_SNAP) {
+            // Until the outcome is reported, the leader waits for the
+            // snapshot it sent: appends to the peer are paused.
+            raft::DecodedMessage dm(m.bytes);
+            CHECK(dm->snapshot != nullptr);
+            raft_progress p = progress_of(m.from, m.to);
+            CHECK(p.state == RAFT_PROGRESS_STATE_SNAPSHOT && p.paused);
+            CHECK(p.pending_snapshot == dm->snapshot->index);
+            snapshots_sent++;
+            nodes.at(m.from).node->report_snapshot(m.to, RAFT_SNAPSHOT_FINISH);
+            CHECK(progress_of(m.from, m.to).state == RAFT_PROGRESS_STATE_PROBE);
+        }
     }
 }
 
@@ -223,6 +269,7 @@ int main() {
     for (int i = 0; i < 200 && (lead = leader_id()) == 0; i++) tick_all();
     CHECK(lead != 0);
     for (auto &kv : nodes) CHECK(kv.second.node->status().leader_id == lead);
+    check_conf_and_progress(lead);
     std::printf("cluster: leader %llu elected\n", static_cast<unsigned long long>(lead));
 
     // 2. 10,000 proposals.
@@ -237,6 +284,21 @@ int main() {
         CHECK(kv.second.hash == nodes.at(lead).hash);
     }
     std::printf("cluster: %llu proposals applied on 3 nodes\n", static_cast<unsigned long long>(N));
+    // Every follower's log matches the leader's; nothing is in flight.
+    for (uint64_t id = 1; id <= 3; id++) {
+        raft_progress p = progress_of(lead, id);
+        CHECK(p.match == last_index(nodes.at(lead)) && p.next == p.match + 1);
+        CHECK(p.state == RAFT_PROGRESS_STATE_REPLICATE && p.inflight_count == 0 && p.recent_active);
+    }
+    // A proposal is in flight to each follower until they acknowledge it.
+    nodes.at(lead).node->propose("p" + std::to_string(N));
+    for (uint64_t id = 1; id <= 3; id++) {
+        if (id == lead) continue;
+        raft_progress p = progress_of(lead, id);
+        CHECK(p.inflight_count == 1 && p.next == p.match + 2);
+    }
+    stabilize();
+    for (uint64_t id = 1; id <= 3; id++) CHECK(progress_of(lead, id).inflight_count == 0);
 
     // 3. Linearizable read on the leader.
     nodes.at(lead).node->read_index("read-1");
@@ -253,6 +315,11 @@ int main() {
     nodes.at(lead).node->propose_conf_change(add4);
     stabilize();
     for (auto &kv : nodes) CHECK(kv.second.cs.learners.size() == 1 && kv.second.cs.learners[0] == 4);
+    check_conf_and_progress(lead);
+    {
+        raft_progress p4 = progress_of(lead, 4);
+        CHECK(p4.is_learner && p4.match == 0);
+    }
 
     // 5. Compact the leader's log behind a snapshot (whose membership
     //    includes node 4), then start node 4: it can only catch up by snapshot.
@@ -265,10 +332,14 @@ int main() {
         L.vec->compact_to(L.applied, L.cs, L.state());
     }
     Node &n4 = add_node(4, false);
-    for (int i = 0; i < 100 && n4.applied < nodes.at(lead).applied; i++) tick_all();
+    // Wait, as an operator would, until the leader sees node 4 caught up.
+    for (int i = 0; i < 100 && progress_of(lead, 4).match < last_index(nodes.at(lead)); i++) tick_all();
+    CHECK(progress_of(lead, 4).match == last_index(nodes.at(lead)));
+    CHECK(progress_of(lead, 4).state == RAFT_PROGRESS_STATE_REPLICATE);
+    CHECK(snapshots_sent == 1);
     CHECK(n4.got_snapshot);
     CHECK(n4.applied == nodes.at(lead).applied);
-    CHECK(n4.count == N && n4.hash == nodes.at(lead).hash);
+    CHECK(n4.count == N + 1 && n4.hash == nodes.at(lead).hash);
     CHECK(n4.cs.learners.size() == 1 && n4.cs.learners[0] == 4);
     std::printf("cluster: node 4 caught up by snapshot\n");
 
@@ -281,9 +352,11 @@ int main() {
         CHECK(kv.second.cs.voters.size() == 4);
         CHECK(kv.second.cs.learners.empty());
     }
+    check_conf_and_progress(lead);
+    CHECK(!progress_of(lead, 4).is_learner);
 
     // 7. More proposals reach all four nodes.
-    for (uint64_t i = N; i < N + 100; i++) nodes.at(lead).node->propose("p" + std::to_string(i));
+    for (uint64_t i = N + 1; i < N + 100; i++) nodes.at(lead).node->propose("p" + std::to_string(i));
     stabilize();
     for (auto &kv : nodes) {
         CHECK(kv.second.count == N + 100);
@@ -297,6 +370,8 @@ int main() {
     raft_status s4 = nodes.at(4).node->status();
     CHECK(s4.raft_state == RAFT_STATE_LEADER && s4.id == 4 && s4.commit >= s4.applied);
     CHECK(log_lines > 0);
+    check_conf_and_progress(4);
+    CHECK(progress_of(4, lead).match == last_index(nodes.at(4)));
 
     nodes.clear();
     std::printf("cluster: ok\n");
