@@ -267,14 +267,7 @@ impl<S: Storage> Raft<S> {
         let t = m.msg_type();
         match t {
             MessageType::MsgProp => {
-                log!(
-                    self,
-                    Info,
-                    "{:x} no leader at term {}; dropping proposal",
-                    self.id,
-                    self.term
-                );
-                return Err(Error::ProposalDropped);
+                return self.drop_proposal_without_leader();
             }
             MessageType::MsgApp => {
                 self.become_follower(m.term, m.from);

@@ -13,14 +13,7 @@ impl<S: Storage> Raft<S> {
         match m.msg_type() {
             MessageType::MsgProp => {
                 if self.leader_id == INVALID_ID {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} no leader at term {}; dropping proposal",
-                        self.id,
-                        self.term
-                    );
-                    return Err(Error::ProposalDropped);
+                    return self.drop_proposal_without_leader();
                 } else if self.disable_proposal_forwarding {
                     log!(
                         self,

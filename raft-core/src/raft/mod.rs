@@ -589,6 +589,19 @@ impl<S: Storage> Raft<S> {
         t == self.term
     }
 
+    /// Refuses a proposal because no leader is known (etcd logs the same
+    /// line on candidates and on leaderless followers).
+    pub(crate) fn drop_proposal_without_leader(&self) -> Result<()> {
+        log!(
+            self,
+            Info,
+            "{:x} no leader at term {}; dropping proposal",
+            self.id,
+            self.term
+        );
+        Err(Error::ProposalDropped)
+    }
+
     /// Takes the first storage failure seen since the last call, if any.
     pub fn take_fault(&self) -> Option<Error> {
         self.raft_log.take_fault()
