@@ -1222,3 +1222,130 @@ fn simulation_with_compaction_membership_and_restarts() {
 fn simulation_with_async_storage_writes() {
     run_seeds(101, 4, true);
 }
+
+// ----------------------------------------------- regression found by the sim
+
+/// Performs every pending local storage message of an async-writes node
+/// (persist, apply conf changes, step the responses), apart from the apply
+/// messages when `hold_applies` is set, which are returned instead.
+fn run_local(
+    raw: &mut RawNode<MemoryStorage>,
+    storage: &MemoryStorage,
+    hold_applies: bool,
+) -> Vec<Message> {
+    let mut held = Vec::new();
+    while raw.has_ready() {
+        let rd = raw.ready().unwrap();
+        for m in rd.messages {
+            match m.to {
+                LOCAL_APPEND_THREAD => {
+                    if let Some(s) = m.snapshot.clone().filter(|s| !s.is_empty()) {
+                        storage.apply_snapshot(s).unwrap();
+                    }
+                    storage.append(&m.entries).unwrap();
+                    if m.term != 0 || m.vote != 0 || m.commit != 0 {
+                        storage.set_hard_state(HardState {
+                            term: m.term,
+                            vote: m.vote,
+                            commit: m.commit,
+                        });
+                    }
+                    let id = raw.id();
+                    for resp in m.responses.into_iter().filter(|r| r.to == id) {
+                        raw.step(resp).unwrap();
+                    }
+                }
+                LOCAL_APPLY_THREAD if hold_applies => held.push(m),
+                LOCAL_APPLY_THREAD => apply_locally(raw, m),
+                _ => {}
+            }
+        }
+    }
+    held
+}
+
+fn apply_locally(raw: &mut RawNode<MemoryStorage>, m: Message) {
+    for e in &m.entries {
+        if let Some(cc) = ConfChangeI::from_entry(e) {
+            raw.apply_conf_change(&cc.unwrap()).unwrap();
+        }
+    }
+    for resp in m.responses {
+        raw.step(resp).unwrap();
+    }
+}
+
+/// With async storage writes, a follower handed a conf change to its apply
+/// thread and then got a snapshot whose configuration already reflects later
+/// changes. Restoring it at once let the pending `apply_conf_change` land on
+/// top of the snapshot's configuration, leaving the node with a membership
+/// no other node has. The snapshot must be ignored until the handed-out
+/// entries are applied (the leader sends it again).
+#[test]
+fn snapshot_is_ignored_while_handed_out_conf_changes_are_unapplied() {
+    use prost::Message as _;
+    let cfg = Config {
+        id: 2,
+        election_tick: 10,
+        heartbeat_tick: 1,
+        async_storage_writes: true,
+        seed: Some(7),
+        logger: Arc::new(NullLogger),
+        ..Default::default()
+    };
+    let storage = MemoryStorage::new_with_conf_state(ConfState {
+        voters: vec![1, 2, 3],
+        ..Default::default()
+    });
+    let mut raw = RawNode::new(&cfg, storage.clone()).unwrap();
+    // Leader 1 replicates and commits entry 1: add voter 4.
+    let mut add4 = Entry::new(
+        1,
+        1,
+        cc_v1(ConfChangeType::ConfChangeAddNode, 4).encode_to_vec(),
+    );
+    add4.set_entry_type(EntryType::EntryConfChange);
+    let app = Message {
+        from: 1,
+        to: 2,
+        term: 1,
+        commit: 1,
+        entries: vec![add4],
+        ..Message::with_type(MessageType::MsgApp)
+    };
+    raw.step(app).unwrap();
+    let held = run_local(&mut raw, &storage, true);
+    assert_eq!(held.len(), 1, "entry 1 is with the apply thread");
+    // Node 4 was removed again at index 3; the leader compacted and sends
+    // its snapshot at 3.
+    let mut snap = Snapshot::default();
+    snap.metadata.index = 3;
+    snap.metadata.term = 1;
+    snap.metadata.conf_state = ConfState {
+        voters: vec![1, 2, 3],
+        ..Default::default()
+    };
+    let msg_snap = Message {
+        from: 1,
+        to: 2,
+        term: 1,
+        snapshot: Some(snap.clone()),
+        ..Message::with_type(MessageType::MsgSnap)
+    };
+    raw.step(msg_snap.clone()).unwrap();
+    // The apply thread finishes entry 1 only now.
+    for m in held {
+        apply_locally(&mut raw, m);
+    }
+    run_local(&mut raw, &storage, false);
+    // The leader retries the snapshot.
+    raw.step(msg_snap).unwrap();
+    run_local(&mut raw, &storage, false);
+    assert_eq!(raw.raft.raft_log.committed, 3);
+    assert_eq!(raw.raft.raft_log.applied, 3);
+    assert_eq!(
+        raw.raft.prs.conf_state(),
+        snap.metadata.conf_state,
+        "the configuration at index 3 is the snapshot's"
+    );
+}
