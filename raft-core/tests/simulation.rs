@@ -1223,6 +1223,11 @@ fn run_seeds(first_seed: u64, default_seeds: usize, async_writes: bool) {
         if std::env::var("RAFT_SIM_VERBOSE").is_ok() {
             eprintln!("{o:?}\n  {s:?}");
         }
+        total.delivered += s.delivered;
+        total.dropped += s.dropped;
+        total.duplicated += s.duplicated;
+        total.proposals += s.proposals;
+        total.conf_changes_proposed += s.conf_changes_proposed;
         total.snaps_applied += s.snaps_applied;
         total.conf_changes_applied += s.conf_changes_applied;
         total.compactions += s.compactions;
