@@ -179,6 +179,23 @@ impl<S: Storage> Raft<S> {
             let _ = self.raft_log.commit_to(index);
             return false;
         }
+        if self.raft_log.applying > self.raft_log.applied {
+            // Committed entries handed to the application are not applied
+            // yet; the application will call `apply_conf_change` for the
+            // conf changes among them, which must not land on top of the
+            // snapshot's configuration. The leader retries later.
+            log!(
+                self,
+                Info,
+                "{:x} [applied: {}, applying: {}] ignored snapshot [index: {}, term: {}] while entries are being applied",
+                self.id,
+                self.raft_log.applied,
+                self.raft_log.applying,
+                s.metadata.index,
+                s.metadata.term
+            );
+            return false;
+        }
         let cs = cs.clone();
         // Work out the configuration before touching the log, so that a
         // snapshot with an impossible configuration changes nothing.

@@ -1,0 +1,1392 @@
+//! A seeded, deterministic, randomized cluster simulation that exercises
+//! what the simulation in `robustness.rs` leaves out: log compaction and
+//! snapshot catch-up, membership changes (simple and joint, adding empty
+//! nodes, learners, promotions, demotions, removals of the leader), crash
+//! restarts from storage with a durable state machine, asynchronous storage
+//! writes on every node, and a network that drops, delays, reorders and
+//! duplicates messages.
+//!
+//! Safety invariants are checked after every step; at the end the network
+//! heals and every member of the final configuration must apply a last
+//! proposal.
+//!
+//! `RAFT_SIM_SEEDS=<n>` runs `n` seeds per test instead of the default
+//! handful (and `RAFT_SIM_STEPS=<n>` changes the steps per seed).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use common::{cc_v1, cc_v2};
+use raft_core::eraftpb::{
+    ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, HardState,
+    Message, MessageType, Snapshot,
+};
+use raft_core::logger::NullLogger;
+use raft_core::{
+    ConfChangeI, Config, Error, MemoryStorage, RawNode, SnapshotStatus, StateRole, Storage,
+    LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD,
+};
+
+/// A tiny deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> Option<T> {
+        if xs.is_empty() {
+            None
+        } else {
+            Some(xs[self.below(xs.len() as u64) as usize])
+        }
+    }
+}
+
+/// FNV-1a style mixing of a sequence of words into a running hash.
+fn mix(mut h: u64, words: &[u64], bytes: &[u8]) -> u64 {
+    const P: u64 = 0x0000_0100_0000_01b3;
+    for w in words {
+        for b in w.to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(P);
+        }
+    }
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(P);
+    }
+    h
+}
+
+/// Hash of an entry's content (type and payload).
+fn entry_hash(e: &Entry) -> u64 {
+    mix(0xcbf2_9ce4_8422_2325, &[e.entry_type as u64], e.data())
+}
+
+/// Every node id a configuration mentions.
+fn members(cs: &ConfState) -> BTreeSet<u64> {
+    cs.voters
+        .iter()
+        .chain(&cs.learners)
+        .chain(&cs.voters_outgoing)
+        .chain(&cs.learners_next)
+        .copied()
+        .collect()
+}
+
+/// What one seed runs with.
+#[derive(Clone, Copy, Debug)]
+struct Opts {
+    seed: u64,
+    steps: usize,
+    nodes: u64,
+    async_writes: bool,
+    pre_vote: bool,
+    check_quorum: bool,
+    step_down_on_removal: bool,
+    merge_appends: bool,
+}
+
+impl Opts {
+    /// Varies the features with the seed so that every combination shows up
+    /// within a few consecutive seeds.
+    fn for_seed(seed: u64, steps: usize, async_writes: bool) -> Opts {
+        Opts {
+            seed,
+            steps,
+            nodes: 3 + seed % 3,
+            async_writes,
+            pre_vote: (seed / 2) % 2 == 1,
+            check_quorum: (seed / 2) % 2 == 1,
+            step_down_on_removal: (seed / 3).is_multiple_of(2),
+            merge_appends: seed % 4 != 1,
+        }
+    }
+}
+
+/// The application's durable state machine: it survives crashes.
+#[derive(Clone, Debug, Default)]
+struct StateMachine {
+    applied: u64,
+    hash: u64,
+    conf: ConfState,
+}
+
+/// One node of the simulated cluster.
+struct SimNode {
+    raw: Option<RawNode<MemoryStorage>>,
+    storage: MemoryStorage,
+    cfg: Config,
+    sm: StateMachine,
+    /// Async mode: MsgStorageAppend / MsgStorageApply not yet performed.
+    append_q: VecDeque<Message>,
+    apply_q: VecDeque<Message>,
+    /// When a crashed node comes back.
+    down_until: u64,
+    /// Commit and applied index of the current incarnation (monotonic).
+    last_commit: u64,
+    last_applied: u64,
+    /// Whether the node applied the final proposal.
+    applied_final: bool,
+}
+
+/// A message on the wire.
+struct InFlight {
+    at: u64,
+    m: Message,
+}
+
+#[derive(Default, Debug)]
+struct Stats {
+    delivered: u64,
+    dropped: u64,
+    duplicated: u64,
+    snaps_sent: u64,
+    snaps_applied: u64,
+    compactions: u64,
+    conf_changes_applied: u64,
+    conf_changes_proposed: u64,
+    joint_entered: u64,
+    nodes_added: u64,
+    nodes_removed: u64,
+    leader_removed: u64,
+    restarts: u64,
+    proposals: u64,
+    max_committed: u64,
+}
+
+struct Sim {
+    o: Opts,
+    rng: Rng,
+    now: u64,
+    ctx: String,
+    nodes: BTreeMap<u64, SimNode>,
+    /// Ids shut down for good after their removal.
+    gone: BTreeSet<u64>,
+    next_id: u64,
+    wire: Vec<InFlight>,
+    cut: BTreeSet<(u64, u64)>,
+    drop_pct: u64,
+    dup_pct: u64,
+    max_delay: u64,
+    /// term -> leader.
+    leaders: BTreeMap<u64, u64>,
+    /// index -> (term, content hash) of every entry seen committed.
+    committed: BTreeMap<u64, (u64, u64)>,
+    /// applied index -> (state machine hash, configuration) after applying.
+    applied: BTreeMap<u64, (u64, ConfState)>,
+    /// Highest index in `applied` and its configuration.
+    latest_conf: (u64, ConfState),
+    /// Removed node id -> (time at which the operator shuts it down, index
+    /// of its removal).
+    shutdown_at: BTreeMap<u64, (u64, u64)>,
+    /// Index of the final entry, once applied somewhere.
+    final_index: Option<u64>,
+    stats: Stats,
+    trace: bool,
+}
+
+impl Sim {
+    fn new(o: Opts) -> Sim {
+        let mut sim = Sim {
+            o,
+            rng: Rng::new(o.seed ^ 0x51_4d_00),
+            now: 0,
+            ctx: String::new(),
+            nodes: BTreeMap::new(),
+            gone: BTreeSet::new(),
+            next_id: o.nodes + 1,
+            wire: Vec::new(),
+            cut: BTreeSet::new(),
+            drop_pct: 3,
+            dup_pct: 2,
+            max_delay: 3,
+            leaders: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            applied: BTreeMap::new(),
+            latest_conf: (0, ConfState::default()),
+            shutdown_at: BTreeMap::new(),
+            final_index: None,
+            stats: Stats::default(),
+            trace: std::env::var("RAFT_SIM_TRACE").is_ok(),
+        };
+        let peers: Vec<u64> = (1..=o.nodes).collect();
+        for &id in &peers {
+            sim.spawn(id);
+            let raw = sim.nodes.get_mut(&id).unwrap().raw.as_mut().unwrap();
+            raw.bootstrap(&peers).unwrap();
+        }
+        for &id in &peers {
+            sim.process(id);
+        }
+        sim
+    }
+
+    fn config(&self, id: u64) -> Config {
+        Config {
+            id,
+            election_tick: 10,
+            heartbeat_tick: 2,
+            max_size_per_msg: 300,
+            max_inflight_msgs: 8,
+            pre_vote: self.o.pre_vote,
+            check_quorum: self.o.check_quorum,
+            step_down_on_removal: self.o.step_down_on_removal,
+            async_storage_writes: self.o.async_writes,
+            merge_appends: self.o.merge_appends,
+            seed: Some(self.o.seed.wrapping_mul(1_000_003) + id),
+            logger: Arc::new(NullLogger),
+            ..Default::default()
+        }
+    }
+
+    /// Starts a node with an empty storage.
+    fn spawn(&mut self, id: u64) {
+        let cfg = self.config(id);
+        let storage = MemoryStorage::new();
+        let raw = RawNode::new(&cfg, storage.clone()).unwrap();
+        self.nodes.insert(
+            id,
+            SimNode {
+                raw: Some(raw),
+                storage,
+                cfg,
+                sm: StateMachine::default(),
+                append_q: VecDeque::new(),
+                apply_q: VecDeque::new(),
+                down_until: 0,
+                last_commit: 0,
+                last_applied: 0,
+                applied_final: false,
+            },
+        );
+    }
+
+    fn live(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.raw.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn leader(&self) -> Option<u64> {
+        // The leader of the highest term among live nodes.
+        self.nodes
+            .iter()
+            .filter_map(|(id, n)| n.raw.as_ref().map(|r| (id, &r.raft)))
+            .filter(|(_, r)| r.state == StateRole::Leader)
+            .max_by_key(|(_, r)| r.term)
+            .map(|(id, _)| *id)
+    }
+
+    fn raw(&mut self, id: u64) -> Option<&mut RawNode<MemoryStorage>> {
+        self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut())
+    }
+
+    // ------------------------------------------------------------ network
+
+    fn send(&mut self, m: Message) {
+        let at = self.now + self.rng.below(self.max_delay + 1);
+        self.wire.push(InFlight { at, m });
+    }
+
+    /// Whether a message to `to` cannot arrive (cut link, node down or gone).
+    fn unreachable(&self, from: u64, to: u64) -> bool {
+        self.cut.contains(&(from, to)) || self.nodes.get(&to).is_none_or(|n| n.raw.is_none())
+    }
+
+    /// Delivers (or drops, or duplicates) one random message that is due.
+    fn deliver_one(&mut self) -> bool {
+        let due: Vec<usize> = (0..self.wire.len())
+            .filter(|&i| self.wire[i].at <= self.now)
+            .collect();
+        let Some(i) = self.rng.pick(&due) else {
+            return false;
+        };
+        let f = self.wire.swap_remove(i);
+        let m = f.m;
+        let (from, to) = (m.from, m.to);
+        let is_snap = m.msg_type() == MessageType::MsgSnap;
+        if self.unreachable(from, to) || self.rng.chance(self.drop_pct) {
+            self.stats.dropped += 1;
+            if is_snap {
+                self.report_snapshot(from, to, SnapshotStatus::Failure);
+            } else if self.rng.chance(20) {
+                if let Some(raw) = self.raw(from) {
+                    expect_ok(raw.report_unreachable(to), "report_unreachable");
+                }
+            }
+            return true;
+        }
+        if self.rng.chance(self.dup_pct) {
+            self.stats.duplicated += 1;
+            let at = self.now + self.rng.below(2 * self.max_delay + 2);
+            self.wire.push(InFlight { at, m: m.clone() });
+        }
+        self.stats.delivered += 1;
+        if self.trace {
+            eprintln!(
+                "{} deliver {:?} {}->{} term {} idx {} lt {} commit {} ents {} rej {}",
+                self.ctx,
+                m.msg_type(),
+                from,
+                to,
+                m.term,
+                m.index,
+                m.log_term,
+                m.commit,
+                m.entries.len(),
+                m.reject
+            );
+        }
+        if is_snap {
+            self.stats.snaps_sent += 1;
+        }
+        let ctx = format!("{}: step {:?}", self.ctx, m.msg_type());
+        let raw = self.raw(to).unwrap();
+        expect_step(raw.step(m), &ctx);
+        if is_snap {
+            self.report_snapshot(from, to, SnapshotStatus::Finish);
+        }
+        if self.rng.chance(80) {
+            self.process(to);
+        }
+        true
+    }
+
+    fn report_snapshot(&mut self, leader: u64, to: u64, st: SnapshotStatus) {
+        if let Some(raw) = self.raw(leader) {
+            expect_ok(raw.report_snapshot(to, st), "report_snapshot");
+        }
+    }
+
+    // ------------------------------------------------------- ready loop
+
+    /// Runs the Ready loop of node `id` (sync: persist, send, apply,
+    /// advance; async: hand the storage work to the local queues).
+    fn process(&mut self, id: u64) {
+        let async_writes = self.o.async_writes;
+        loop {
+            let Some(node) = self.nodes.get_mut(&id) else {
+                return;
+            };
+            let Some(raw) = node.raw.as_mut() else {
+                return;
+            };
+            if !raw.has_ready() {
+                break;
+            }
+            let rd = match raw.ready() {
+                Ok(rd) => rd,
+                Err(e) => panic!("{}: ready of {id}: {e}", self.ctx),
+            };
+            if async_writes {
+                let mut out = Vec::new();
+                for m in rd.messages {
+                    match m.to {
+                        LOCAL_APPEND_THREAD => node.append_q.push_back(m),
+                        LOCAL_APPLY_THREAD => node.apply_q.push_back(m),
+                        _ => out.push(m),
+                    }
+                }
+                for m in out {
+                    self.send(m);
+                }
+                continue;
+            }
+            if !rd.snapshot.is_empty() {
+                node.storage.apply_snapshot(rd.snapshot.clone()).unwrap();
+                self.restore_sm(id, &rd.snapshot);
+            }
+            let node = self.nodes.get_mut(&id).unwrap();
+            node.storage.append(&rd.entries).unwrap();
+            if let Some(hs) = rd.hard_state {
+                node.storage.set_hard_state(hs);
+            }
+            for m in rd.messages {
+                assert!(m.to != id, "{}: message to self {m:?}", self.ctx);
+                self.send(m);
+            }
+            for e in &rd.committed_entries {
+                self.apply_entry(id, e);
+            }
+            let raw = self.raw(id).unwrap();
+            if let Err(e) = raw.advance() {
+                panic!("advance of {id}: {e}");
+            }
+        }
+    }
+
+    /// Async mode: performs the oldest pending storage append of `id`.
+    fn run_append(&mut self, id: u64) -> bool {
+        let Some(m) = self.nodes.get_mut(&id).and_then(|n| n.append_q.pop_front()) else {
+            return false;
+        };
+        assert_eq!(m.msg_type(), MessageType::MsgStorageAppend);
+        if let Some(snap) = m.snapshot.as_ref().filter(|s| !s.is_empty()) {
+            // The state machine applies in log order: what was committed
+            // before the snapshot is applied first.
+            while self.run_apply(id) {}
+            let node = &self.nodes[&id];
+            node.storage.apply_snapshot(snap.clone()).unwrap();
+            self.restore_sm(id, snap);
+        }
+        let node = self.nodes.get_mut(&id).unwrap();
+        node.storage.append(&m.entries).unwrap();
+        if m.term != 0 || m.vote != 0 || m.commit != 0 {
+            node.storage.set_hard_state(HardState {
+                term: m.term,
+                vote: m.vote,
+                commit: m.commit,
+            });
+        }
+        for resp in m.responses {
+            if resp.to == id {
+                let ctx = format!("{}: local {:?}", self.ctx, resp.msg_type());
+                if let Some(raw) = self.raw(id) {
+                    expect_step(raw.step(resp), &ctx);
+                }
+            } else {
+                self.send(resp);
+            }
+        }
+        true
+    }
+
+    /// Async mode: performs the oldest pending apply of `id`.
+    fn run_apply(&mut self, id: u64) -> bool {
+        let Some(m) = self.nodes.get_mut(&id).and_then(|n| n.apply_q.pop_front()) else {
+            return false;
+        };
+        assert_eq!(m.msg_type(), MessageType::MsgStorageApply);
+        for e in &m.entries {
+            self.apply_entry(id, e);
+        }
+        for resp in m.responses {
+            assert_eq!(resp.to, id);
+            let ctx = format!("{}: local {:?}", self.ctx, resp.msg_type());
+            let raw = self.raw(id).unwrap();
+            expect_step(raw.step(resp), &ctx);
+        }
+        true
+    }
+
+    /// Applies one committed entry to the state machine of `id`.
+    fn apply_entry(&mut self, id: u64, e: &Entry) {
+        let ctx = self.ctx.clone();
+        let node = self.nodes.get_mut(&id).unwrap();
+        assert_eq!(
+            e.index,
+            node.sm.applied + 1,
+            "{ctx}: node {id} applies {} after {}",
+            e.index,
+            node.sm.applied
+        );
+        if let Some(cc) = ConfChangeI::from_entry(e) {
+            let cc = cc.unwrap_or_else(|err| panic!("{ctx}: undecodable conf change: {err}"));
+            let raw = node.raw.as_mut().unwrap();
+            let cs = match raw.apply_conf_change(&cc) {
+                Ok(cs) => cs,
+                Err(err) => {
+                    let log = &raw.raft.raft_log;
+                    let ents = log
+                        .slice(log.first_index(), log.last_index() + 1, u64::MAX)
+                        .unwrap_or_default();
+                    let ccs: Vec<String> = ents
+                        .iter()
+                        .filter_map(|x| {
+                            ConfChangeI::from_entry(x)
+                                .map(|c| format!("{}@{}: {:?}", x.index, x.term, c))
+                        })
+                        .collect();
+                    panic!(
+                        "{ctx}: node {id} apply {cc:?} at {}: {err}\nconf state {:?}\n{}",
+                        e.index,
+                        node.sm.conf,
+                        ccs.join("\n")
+                    )
+                }
+            };
+            if raw.raft.state == StateRole::Leader && !members(&cs).contains(&id) {
+                self.stats.leader_removed += 1;
+            }
+            node.sm.conf = cs;
+            self.stats.conf_changes_applied += 1;
+        }
+        if e.entry_type() == EntryType::EntryNormal && e.data() == b"final" {
+            node.applied_final = true;
+            // Several "final" proposals may commit (one per leader term).
+            self.final_index = Some(self.final_index.map_or(e.index, |i| i.min(e.index)));
+        }
+        node.sm.hash = mix(
+            node.sm.hash,
+            &[e.index, e.term],
+            &entry_hash(e).to_le_bytes(),
+        );
+        node.sm.applied = e.index;
+        let sm = node.sm.clone();
+        self.record_applied(id, &sm);
+    }
+
+    /// The application installs a snapshot into its state machine.
+    fn restore_sm(&mut self, id: u64, snap: &Snapshot) {
+        let ctx = self.ctx.clone();
+        let node = self.nodes.get_mut(&id).unwrap();
+        let idx = snap.metadata.index;
+        assert!(
+            idx > node.sm.applied,
+            "{ctx}: node {id} got snapshot {idx} at applied {}",
+            node.sm.applied
+        );
+        let data: [u8; 8] = snap.data().try_into().expect("snapshot data is a hash");
+        node.sm = StateMachine {
+            applied: idx,
+            hash: u64::from_le_bytes(data),
+            conf: snap.metadata.conf_state.clone(),
+        };
+        if let Some(f) = self.final_index {
+            node.applied_final |= idx >= f;
+        }
+        self.stats.snaps_applied += 1;
+        let sm = node.sm.clone();
+        self.record_applied(id, &sm);
+    }
+
+    /// Checks (or records) the state machine at its applied index against
+    /// every other node's at the same index.
+    fn record_applied(&mut self, id: u64, sm: &StateMachine) {
+        match self.applied.get(&sm.applied) {
+            Some((h, cs)) => {
+                assert_eq!(
+                    *h, sm.hash,
+                    "{}: node {id} diverged at applied index {}",
+                    self.ctx, sm.applied
+                );
+                // Bootstrapped nodes apply their bootstrap entries with the
+                // whole initial configuration in place (as etcd); a node
+                // that replays them starts from an empty one. From the end
+                // of the bootstrap entries on, configurations must agree.
+                assert!(
+                    sm.applied <= self.o.nodes || cs == &sm.conf,
+                    "{}: node {id} has configuration {:?} at applied index {}, others {cs:?}",
+                    self.ctx,
+                    sm.conf,
+                    sm.applied
+                );
+            }
+            None => {
+                self.applied.insert(sm.applied, (sm.hash, sm.conf.clone()));
+                if sm.applied > self.latest_conf.0 {
+                    let before = members(&self.latest_conf.1);
+                    let after = members(&sm.conf);
+                    if !sm.conf.voters_outgoing.is_empty()
+                        && self.latest_conf.1.voters_outgoing.is_empty()
+                    {
+                        self.stats.joint_entered += 1;
+                    }
+                    if self.trace {
+                        eprintln!(
+                            "{}: node {id} conf at {} {:?}",
+                            self.ctx, sm.applied, sm.conf
+                        );
+                    }
+                    for gone in before.difference(&after) {
+                        // The operator shuts a removed node down a while
+                        // after its removal committed.
+                        let at = self.now + self.rng.below(300);
+                        self.shutdown_at.entry(*gone).or_insert((at, sm.applied));
+                        self.stats.nodes_removed += 1;
+                    }
+                    self.latest_conf = (sm.applied, sm.conf.clone());
+                }
+            }
+        }
+    }
+
+    // --------------------------------------------------------- actions
+
+    fn propose(&mut self) {
+        let live = self.live();
+        let target = if self.rng.chance(60) {
+            self.leader()
+        } else {
+            self.rng.pick(&live)
+        };
+        let Some(id) = target else { return };
+        self.stats.proposals += 1;
+        let data = format!("s{}-{}", self.o.seed, self.stats.proposals);
+        let raw = self.raw(id).unwrap();
+        expect_proposal(raw.propose(Bytes::from(data)), "propose");
+        self.process(id);
+    }
+
+    /// The leader proposes a random, valid membership change.
+    fn change_membership(&mut self) {
+        let Some(l) = self.leader() else { return };
+        let raw = self.raw(l).unwrap();
+        let r = &raw.raft;
+        if r.pending_conf_index > r.raft_log.applied {
+            return;
+        }
+        let cs = r.prs.conf_state();
+        let voters = cs.voters.clone();
+        let learners = cs.learners.clone();
+        use ConfChangeType::*;
+        // Voters are only removed or demoted from configurations of three
+        // or more: with two, a removed leader that stepped down (or crashed)
+        // before the others learned the commit is the only node that can
+        // complete the outgoing majority, it cannot campaign (not a member)
+        // and refuses the others' votes when its log is longer: the cluster
+        // stalls for good (as etcd's would; see the report of this test).
+        let cc: ConfChangeI = if !cs.voters_outgoing.is_empty() {
+            // Leave the joint configuration (needed for explicit ones).
+            ConfChangeV2::default().into()
+        } else {
+            let total = voters.len() + learners.len();
+            let transition = match self.rng.below(3) {
+                0 => ConfChangeTransition::ConfChangeTransitionAuto,
+                1 => ConfChangeTransition::ConfChangeTransitionJointImplicit,
+                _ => ConfChangeTransition::ConfChangeTransitionJointExplicit,
+            };
+            let simple = |rng: &mut Rng, t: ConfChangeType, id: u64| -> ConfChangeI {
+                if rng.chance(50) {
+                    cc_v1(t, id).into()
+                } else {
+                    let tr = if rng.chance(70) {
+                        ConfChangeTransition::ConfChangeTransitionAuto
+                    } else {
+                        ConfChangeTransition::ConfChangeTransitionJointExplicit
+                    };
+                    cc_v2(&[(t, id)], tr).into()
+                }
+            };
+            match self.rng.below(8) {
+                0 if voters.len() < 5 && total < 7 => {
+                    let id = self.new_node();
+                    simple(&mut self.rng, ConfChangeAddNode, id)
+                }
+                1 if total < 7 => {
+                    let id = self.new_node();
+                    simple(&mut self.rng, ConfChangeAddLearnerNode, id)
+                }
+                2 if !learners.is_empty() && voters.len() < 5 => {
+                    let id = self.rng.pick(&learners).unwrap();
+                    simple(&mut self.rng, ConfChangeAddNode, id)
+                }
+                3 if voters.len() >= 3 => {
+                    // Remove a voter, the leader itself now and then.
+                    let id = if self.rng.chance(25) {
+                        l
+                    } else {
+                        self.rng.pick(&voters).unwrap()
+                    };
+                    simple(&mut self.rng, ConfChangeRemoveNode, id)
+                }
+                4 if !learners.is_empty() => {
+                    let id = self.rng.pick(&learners).unwrap();
+                    simple(&mut self.rng, ConfChangeRemoveNode, id)
+                }
+                5 if voters.len() >= 3 => {
+                    let id = self.rng.pick(&voters).unwrap();
+                    simple(&mut self.rng, ConfChangeAddLearnerNode, id)
+                }
+                6 if voters.len() >= 3 && total < 7 => {
+                    // Replace a voter by a new node in one joint step.
+                    let old = self.rng.pick(&voters).unwrap();
+                    let new = self.new_node();
+                    cc_v2(
+                        &[(ConfChangeAddNode, new), (ConfChangeRemoveNode, old)],
+                        transition,
+                    )
+                    .into()
+                }
+                7 if voters.len() >= 3 => {
+                    // Demote one voter and promote a learner (or add a
+                    // new voter) in one joint step.
+                    let old = self.rng.pick(&voters).unwrap();
+                    let new = match self.rng.pick(&learners) {
+                        Some(x) => x,
+                        None if total < 7 => self.new_node(),
+                        None => return,
+                    };
+                    cc_v2(
+                        &[(ConfChangeAddLearnerNode, old), (ConfChangeAddNode, new)],
+                        transition,
+                    )
+                    .into()
+                }
+                _ => return,
+            }
+        };
+        self.stats.conf_changes_proposed += 1;
+        let raw = self.raw(l).unwrap();
+        expect_proposal(raw.propose_conf_change(cc), "propose_conf_change");
+        self.process(l);
+    }
+
+    /// Creates an empty, unbootstrapped node for a conf change that adds it.
+    fn new_node(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.spawn(id);
+        self.stats.nodes_added += 1;
+        id
+    }
+
+    /// Snapshots node `id`'s state machine into its storage and compacts the
+    /// log up to (a little before) the applied index.
+    fn compact(&mut self, id: u64) {
+        let keep = self.rng.below(4);
+        let node = &self.nodes[&id];
+        if node.raw.is_none() {
+            return;
+        }
+        let sm = &node.sm;
+        let snap_index = node.storage.snapshot().unwrap().metadata.index;
+        if sm.applied <= snap_index {
+            return;
+        }
+        node.storage
+            .create_snapshot(
+                sm.applied,
+                Some(sm.conf.clone()),
+                Bytes::copy_from_slice(&sm.hash.to_le_bytes()),
+            )
+            .unwrap();
+        let upto = sm.applied.saturating_sub(keep);
+        if upto >= node.storage.first_index().unwrap() {
+            node.storage.compact(upto).unwrap();
+        }
+        self.stats.compactions += 1;
+    }
+
+    fn crash(&mut self, id: u64, down_for: u64) {
+        let now = self.now;
+        let node = self.nodes.get_mut(&id).unwrap();
+        if node.raw.is_none() {
+            return;
+        }
+        node.raw = None;
+        node.append_q.clear();
+        node.apply_q.clear();
+        node.down_until = now + down_for;
+    }
+
+    /// Restarts node `id` from its storage and durable state machine.
+    fn restart(&mut self, id: u64) {
+        let ctx = self.ctx.clone();
+        let node = self.nodes.get_mut(&id).unwrap();
+        let sm = node.sm.clone();
+        // What the application applied is known committed: its commit
+        // index is durable with its state (with async writes the apply
+        // thread may have run ahead of the hard state's commit).
+        let mut hs = node.storage.hard_state();
+        if hs.commit < sm.applied {
+            hs.commit = sm.applied;
+            node.storage.set_hard_state(hs);
+        }
+        // The configuration at the applied index is durable with the state
+        // machine: raft restarts from it.
+        if sm.applied > node.storage.snapshot().unwrap().metadata.index {
+            node.storage
+                .create_snapshot(
+                    sm.applied,
+                    Some(sm.conf.clone()),
+                    Bytes::copy_from_slice(&sm.hash.to_le_bytes()),
+                )
+                .unwrap();
+        }
+        let mut cfg = node.cfg.clone();
+        cfg.applied = sm.applied;
+        let raw = RawNode::new(&cfg, node.storage.clone())
+            .unwrap_or_else(|e| panic!("{ctx}: restart of {id}: {e}"));
+        node.last_commit = raw.raft.raft_log.committed;
+        node.last_applied = raw.raft.raft_log.applied;
+        node.raw = Some(raw);
+        self.stats.restarts += 1;
+    }
+
+    fn shutdown(&mut self, id: u64) {
+        if self.trace {
+            eprintln!("{}: shutdown {id} latest {:?}", self.ctx, self.latest_conf);
+        }
+        if self.nodes.remove(&id).is_some() {
+            self.gone.insert(id);
+        }
+    }
+
+    /// Restarts nodes whose downtime is over and shuts removed ones down.
+    fn scheduled(&mut self) {
+        self.shutdown_removed(false);
+        let now = self.now;
+        let back: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.raw.is_none() && n.down_until <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in back {
+            self.restart(id);
+        }
+    }
+
+    /// The operator shuts removed nodes down once every member of the
+    /// configuration applied their removal (before that, the members may
+    /// still need them: a removed leader may be the only one that knows the
+    /// removal committed, and a joint configuration needs the votes of its
+    /// outgoing half). `now` ignores the scheduled time.
+    fn shutdown_removed(&mut self, now: bool) {
+        let members = members(&self.latest_conf.1);
+        let due: Vec<u64> = self
+            .shutdown_at
+            .iter()
+            .filter(|(_, &(at, removed_at))| {
+                (now || at <= self.now)
+                    && members
+                        .iter()
+                        .all(|m| self.nodes.get(m).is_none_or(|n| n.sm.applied >= removed_at))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.shutdown_at.remove(&id);
+            self.shutdown(id);
+        }
+    }
+
+    fn partition(&mut self) {
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        match self.rng.below(4) {
+            0 => {
+                let (a, b) = (self.rng.pick(&ids).unwrap(), self.rng.pick(&ids).unwrap());
+                if a != b {
+                    self.cut.insert((a, b));
+                    self.cut.insert((b, a));
+                }
+            }
+            1 => {
+                let a = self.rng.pick(&ids).unwrap();
+                for &b in &ids {
+                    if a != b {
+                        self.cut.insert((a, b));
+                        self.cut.insert((b, a));
+                    }
+                }
+            }
+            2 => {
+                // A random bipartition.
+                let side: Vec<bool> = ids.iter().map(|_| self.rng.chance(50)).collect();
+                for (i, &a) in ids.iter().enumerate() {
+                    for (j, &b) in ids.iter().enumerate() {
+                        if side[i] != side[j] {
+                            self.cut.insert((a, b));
+                        }
+                    }
+                }
+            }
+            _ => self.cut.clear(),
+        }
+        if self.rng.chance(30) {
+            self.cut.clear();
+        }
+    }
+
+    /// Runs node `id`'s Ready loop and, with async writes, some of its
+    /// pending storage work.
+    fn work(&mut self, id: u64) {
+        self.process(id);
+        if self.o.async_writes {
+            if self.rng.chance(60) {
+                let all = self.rng.chance(50);
+                while self.run_append(id) && all {}
+                self.process(id);
+            }
+            if self.rng.chance(60) {
+                let all = self.rng.chance(50);
+                while self.run_apply(id) && all {}
+                self.process(id);
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        self.now += 1;
+        self.scheduled();
+        for _ in 0..self.rng.below(4) {
+            self.deliver_one();
+        }
+        let live = self.live();
+        let pick = self.rng.pick(&live);
+        match self.rng.below(100) {
+            0..=29 => {
+                if let Some(id) = pick {
+                    self.raw(id).unwrap().tick();
+                    if self.rng.chance(70) {
+                        self.work(id);
+                    }
+                }
+            }
+            30..=39 => {
+                if let Some(id) = pick {
+                    self.work(id);
+                }
+            }
+            40..=54 => self.propose(),
+            55..=57 => self.change_membership(),
+            58..=61 => {
+                if let Some(id) = pick {
+                    self.compact(id);
+                }
+            }
+            62..=63 => self.partition(),
+            64 => {
+                if let Some(id) = pick.filter(|_| self.rng.chance(50)) {
+                    let down = if self.rng.chance(30) {
+                        0
+                    } else {
+                        self.rng.below(80)
+                    };
+                    self.crash(id, down);
+                }
+            }
+            65 => {
+                self.drop_pct = self.rng.below(15);
+                self.dup_pct = self.rng.below(6);
+                self.max_delay = self.rng.below(8);
+            }
+            66 => {
+                if let (Some(l), Some(to)) = (self.leader(), pick) {
+                    let raw = self.raw(l).unwrap();
+                    expect_proposal(raw.transfer_leader(to), "transfer_leader");
+                    self.process(l);
+                }
+            }
+            67..=74 => {
+                // A round of ticks on every live node.
+                for id in live {
+                    self.raw(id).unwrap().tick();
+                    self.work(id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------ invariants
+
+    fn check(&mut self) {
+        let ctx = self.ctx.clone();
+        let ids: Vec<u64> = self.live();
+        for id in ids {
+            let node = self.nodes.get_mut(&id).unwrap();
+            let raw = node.raw.as_ref().unwrap();
+            let r = &raw.raft;
+            if r.state == StateRole::Leader {
+                let prev = *self.leaders.entry(r.term).or_insert(id);
+                assert_eq!(prev, id, "{ctx}: two leaders in term {}", r.term);
+            }
+            let log = &r.raft_log;
+            assert!(log.applied <= log.committed, "{ctx}: {id} applied > commit");
+            assert!(
+                log.committed <= log.last_index(),
+                "{ctx}: {id} commit > last"
+            );
+            assert!(
+                log.committed >= node.last_commit,
+                "{ctx}: commit of {id} went back from {} to {}",
+                node.last_commit,
+                log.committed
+            );
+            assert!(
+                log.applied >= node.last_applied,
+                "{ctx}: applied of {id} went back from {} to {}",
+                node.last_applied,
+                log.applied
+            );
+            let lo = log.first_index().max(node.last_commit + 1);
+            if lo <= log.committed {
+                let ents = log
+                    .slice(lo, log.committed + 1, u64::MAX)
+                    .unwrap_or_else(|e| panic!("{ctx}: slice of {id}: {e}"));
+                for e in &ents {
+                    let v = (e.term, entry_hash(e));
+                    let prev = *self.committed.entry(e.index).or_insert(v);
+                    assert_eq!(
+                        prev, v,
+                        "{ctx}: committed entry {} differs on node {id}",
+                        e.index
+                    );
+                }
+            }
+            node.last_commit = log.committed;
+            node.last_applied = log.applied;
+            self.stats.max_committed = self.stats.max_committed.max(log.committed);
+            // Once all work is handed out and done, raft's configuration is
+            // the application's.
+            if !raw.has_ready() && node.append_q.is_empty() && node.apply_q.is_empty() {
+                assert_eq!(
+                    r.prs.conf_state(),
+                    node.sm.conf,
+                    "{ctx}: node {id} raft config differs from applied one"
+                );
+                assert_eq!(log.applied, node.sm.applied, "{ctx}: node {id} applied");
+            }
+        }
+    }
+
+    // --------------------------------------------------------- healing
+
+    /// Heals the network, shuts removed nodes down, restarts crashed ones,
+    /// and runs until every member of the configuration applied a final
+    /// proposal.
+    fn heal_and_finish(&mut self) {
+        self.cut.clear();
+        self.drop_pct = 0;
+        self.dup_pct = 0;
+        self.max_delay = 0;
+        let down: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.raw.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in down {
+            self.restart(id);
+        }
+        let mut proposed_in_term = 0;
+        // Without pre-vote, a lagging voter whose stale configuration leaves
+        // out a current voter can keep the terms of the two apart for a long
+        // while (etcd ignores lower-term votes); the random election timeouts
+        // resolve it eventually, hence the generous bound.
+        for round in 0..20000 {
+            self.ctx = format!("seed {} final round {round}", self.o.seed);
+            self.now += 1;
+            self.shutdown_removed(true);
+            for id in self.live() {
+                self.raw(id).unwrap().tick();
+            }
+            // The application keeps taking snapshots: a leader whose last
+            // snapshot predates a new member's addition can only catch that
+            // member up with a newer one (the member ignores a snapshot
+            // whose configuration lacks it).
+            for id in self.live() {
+                self.compact(id);
+            }
+            // Run everything to quiescence (or for a while: a leader and a
+            // follower can exchange a snapshot and its report forever).
+            for _ in 0..100 {
+                let mut busy = false;
+                for id in self.live() {
+                    self.process(id);
+                    while self.run_append(id) {
+                        busy = true;
+                    }
+                    self.process(id);
+                    while self.run_apply(id) {
+                        busy = true;
+                    }
+                    self.process(id);
+                }
+                for _ in 0..1000 {
+                    if !self.deliver_one() {
+                        break;
+                    }
+                    busy = true;
+                }
+                if !busy {
+                    break;
+                }
+            }
+            self.check();
+            let members = members(&self.latest_conf.1);
+            let done = !members.is_empty()
+                && members
+                    .iter()
+                    .all(|id| self.nodes.get(id).is_some_and(|n| n.applied_final));
+            if done {
+                return;
+            }
+            if let Some(l) = self.leader() {
+                let term = self.raw(l).unwrap().raft.term;
+                let r = &self.raw(l).unwrap().raft;
+                if r.pending_conf_index <= r.raft_log.applied
+                    && !r.prs.config.voters.outgoing.is_empty()
+                {
+                    self.change_membership();
+                }
+                if proposed_in_term != term && self.final_index.is_none() {
+                    let raw = self.raw(l).unwrap();
+                    if raw.propose(Bytes::from_static(b"final")).is_ok() {
+                        proposed_in_term = term;
+                    }
+                    self.process(l);
+                }
+            }
+        }
+        let states: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|(id, n)| match &n.raw {
+                Some(raw) => format!(
+                    "{id}: {:?} term {} lead {} commit {} applied {} final {} conf {:?}",
+                    raw.raft.state,
+                    raw.raft.term,
+                    raw.raft.leader_id,
+                    raw.raft.raft_log.committed,
+                    n.sm.applied,
+                    n.applied_final,
+                    n.sm.conf
+                ),
+                None => format!("{id}: down"),
+            })
+            .collect();
+        panic!(
+            "seed {}: the healed cluster did not apply the final entry on every member of {:?}\n{}",
+            self.o.seed,
+            self.latest_conf,
+            states.join("\n")
+        );
+    }
+}
+
+fn expect_ok(res: raft_core::Result<()>, what: &str) {
+    if let Err(e) = res {
+        panic!("{what}: unexpected error {e}");
+    }
+}
+
+/// Errors a proposal may legitimately meet (no leader, transfer, pending
+/// conf change, removed node).
+fn expect_proposal(res: raft_core::Result<()>, what: &str) {
+    match res {
+        Ok(()) | Err(Error::ProposalDropped) => {}
+        Err(e) => panic!("{what}: unexpected error {e}"),
+    }
+}
+
+/// Errors stepping a peer's message may legitimately return.
+fn expect_step(res: raft_core::Result<()>, ctx: &str) {
+    match res {
+        Ok(()) | Err(Error::ProposalDropped) | Err(Error::StepPeerNotFound) => {}
+        Err(e) => panic!("{ctx}: unexpected error {e}"),
+    }
+}
+
+fn run(o: Opts) -> Stats {
+    let mut sim = Sim::new(o);
+    for step in 0..o.steps {
+        sim.ctx = format!("seed {} step {step}", o.seed);
+        sim.step();
+        sim.check();
+    }
+    sim.heal_and_finish();
+    sim.stats
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run_seeds(first_seed: u64, default_seeds: usize, async_writes: bool) {
+    let seeds = env_usize("RAFT_SIM_SEEDS", default_seeds) as u64;
+    let steps = env_usize("RAFT_SIM_STEPS", 3000);
+    // RAFT_SIM_FIRST=<seed> starts at another seed (to replay one run).
+    let first_seed = env_usize("RAFT_SIM_FIRST", first_seed as usize) as u64;
+    let mut total = Stats::default();
+    for seed in first_seed..first_seed + seeds {
+        let o = Opts::for_seed(seed, steps, async_writes);
+        let s = run(o);
+        if std::env::var("RAFT_SIM_VERBOSE").is_ok() {
+            eprintln!("{o:?}\n  {s:?}");
+        }
+        total.delivered += s.delivered;
+        total.dropped += s.dropped;
+        total.duplicated += s.duplicated;
+        total.proposals += s.proposals;
+        total.conf_changes_proposed += s.conf_changes_proposed;
+        total.snaps_applied += s.snaps_applied;
+        total.conf_changes_applied += s.conf_changes_applied;
+        total.compactions += s.compactions;
+        total.restarts += s.restarts;
+        total.nodes_removed += s.nodes_removed;
+        total.joint_entered += s.joint_entered;
+        total.max_committed += s.max_committed;
+        total.leader_removed += s.leader_removed;
+        total.snaps_sent += s.snaps_sent;
+        total.nodes_added += s.nodes_added;
+    }
+    eprintln!("{seeds} seeds x {steps} steps: {total:?}");
+    if seeds < 4 {
+        return;
+    }
+    // The runs exercised what they are meant to.
+    assert!(total.snaps_applied > 0, "no snapshot was ever applied");
+    assert!(total.conf_changes_applied > 0, "no conf change was applied");
+    assert!(
+        total.joint_entered > 0,
+        "no joint configuration was entered"
+    );
+    assert!(total.nodes_removed > 0, "no node was removed");
+    assert!(total.restarts > 0, "no restart");
+}
+
+#[test]
+fn simulation_with_compaction_membership_and_restarts() {
+    run_seeds(1, 8, false);
+}
+
+#[test]
+fn simulation_with_async_storage_writes() {
+    run_seeds(101, 8, true);
+}
+
+// ----------------------------------------------- regression found by the sim
+
+/// Performs every pending local storage message of an async-writes node
+/// (persist, apply conf changes, step the responses), apart from the apply
+/// messages when `hold_applies` is set, which are returned instead.
+fn run_local(
+    raw: &mut RawNode<MemoryStorage>,
+    storage: &MemoryStorage,
+    hold_applies: bool,
+) -> Vec<Message> {
+    let mut held = Vec::new();
+    while raw.has_ready() {
+        let rd = raw.ready().unwrap();
+        for m in rd.messages {
+            match m.to {
+                LOCAL_APPEND_THREAD => {
+                    if let Some(s) = m.snapshot.clone().filter(|s| !s.is_empty()) {
+                        storage.apply_snapshot(s).unwrap();
+                    }
+                    storage.append(&m.entries).unwrap();
+                    if m.term != 0 || m.vote != 0 || m.commit != 0 {
+                        storage.set_hard_state(HardState {
+                            term: m.term,
+                            vote: m.vote,
+                            commit: m.commit,
+                        });
+                    }
+                    let id = raw.id();
+                    for resp in m.responses.into_iter().filter(|r| r.to == id) {
+                        raw.step(resp).unwrap();
+                    }
+                }
+                LOCAL_APPLY_THREAD if hold_applies => held.push(m),
+                LOCAL_APPLY_THREAD => apply_locally(raw, m),
+                _ => {}
+            }
+        }
+    }
+    held
+}
+
+fn apply_locally(raw: &mut RawNode<MemoryStorage>, m: Message) {
+    for e in &m.entries {
+        if let Some(cc) = ConfChangeI::from_entry(e) {
+            raw.apply_conf_change(&cc.unwrap()).unwrap();
+        }
+    }
+    for resp in m.responses {
+        raw.step(resp).unwrap();
+    }
+}
+
+/// With async storage writes, a follower handed a conf change to its apply
+/// thread and then got a snapshot whose configuration already reflects later
+/// changes. Restoring it at once let the pending `apply_conf_change` land on
+/// top of the snapshot's configuration, leaving the node with a membership
+/// no other node has. The snapshot must be ignored until the handed-out
+/// entries are applied (the leader sends it again).
+#[test]
+fn snapshot_is_ignored_while_handed_out_conf_changes_are_unapplied() {
+    use prost::Message as _;
+    let cfg = Config {
+        id: 2,
+        election_tick: 10,
+        heartbeat_tick: 1,
+        async_storage_writes: true,
+        seed: Some(7),
+        logger: Arc::new(NullLogger),
+        ..Default::default()
+    };
+    let storage = MemoryStorage::new_with_conf_state(ConfState {
+        voters: vec![1, 2, 3],
+        ..Default::default()
+    });
+    let mut raw = RawNode::new(&cfg, storage.clone()).unwrap();
+    // Leader 1 replicates and commits entry 1: add voter 4.
+    let mut add4 = Entry::new(
+        1,
+        1,
+        cc_v1(ConfChangeType::ConfChangeAddNode, 4).encode_to_vec(),
+    );
+    add4.set_entry_type(EntryType::EntryConfChange);
+    let app = Message {
+        from: 1,
+        to: 2,
+        term: 1,
+        commit: 1,
+        entries: vec![add4],
+        ..Message::with_type(MessageType::MsgApp)
+    };
+    raw.step(app).unwrap();
+    let held = run_local(&mut raw, &storage, true);
+    assert_eq!(held.len(), 1, "entry 1 is with the apply thread");
+    // Node 4 was removed again at index 3; the leader compacted and sends
+    // its snapshot at 3.
+    let mut snap = Snapshot::default();
+    snap.metadata.index = 3;
+    snap.metadata.term = 1;
+    snap.metadata.conf_state = ConfState {
+        voters: vec![1, 2, 3],
+        ..Default::default()
+    };
+    let msg_snap = Message {
+        from: 1,
+        to: 2,
+        term: 1,
+        snapshot: Some(snap.clone()),
+        ..Message::with_type(MessageType::MsgSnap)
+    };
+    raw.step(msg_snap.clone()).unwrap();
+    // The apply thread finishes entry 1 only now.
+    for m in held {
+        apply_locally(&mut raw, m);
+    }
+    run_local(&mut raw, &storage, false);
+    // The leader retries the snapshot.
+    raw.step(msg_snap).unwrap();
+    run_local(&mut raw, &storage, false);
+    assert_eq!(raw.raft.raft_log.committed, 3);
+    assert_eq!(raw.raft.raft_log.applied, 3);
+    assert_eq!(
+        raw.raft.prs.conf_state(),
+        snap.metadata.conf_state,
+        "the configuration at index 3 is the snapshot's"
+    );
+}
