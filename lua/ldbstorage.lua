@@ -165,6 +165,8 @@ function ldbstorage.delete_db(path)
 end
 
 --- Flushes and closes the database; the path can be reopened at once.
+--- Also drops `base`: the Rust side holds this table through the registry,
+--- so the table and `base` would otherwise keep each other alive forever.
 function ldbstorage:close()
     if getmetatable(self) ~= ldbstorage then
         error("ldbstorage:close: called without a storage object", 2)
@@ -172,6 +174,7 @@ function ldbstorage:close()
     if self.db ~= nil then
         local db = self.db
         self.db = nil
+        self.base = nil
         db:flush()
         db:close()
     end

@@ -24,6 +24,27 @@ describe("ldbstorage", function()
         assert.are.equal("userdata", type(s.base))
     end)
 
+    it("a closed storage and its base can be garbage-collected", function()
+        local weak = setmetatable({}, { __mode = "v" })
+        do
+            local st = ldbstorage.new(path)
+            local node = raft.rawnode()
+            local cfg = raft.config()
+            cfg.ID = 1
+            cfg.Storage = st.base
+            node:init(cfg, { 1 })
+            weak.table, weak.base, weak.node = st, st.base, node
+            node:close()
+            st:close()
+            assert.is_nil(st.base)
+        end
+        collectgarbage("collect")
+        collectgarbage("collect")
+        assert.is_nil(weak.node)
+        assert.is_nil(weak.base)
+        assert.is_nil(weak.table)
+    end)
+
     it("new(path, ents) makes ents[1] the dummy entry", function()
         s = ldbstorage.new(path, ents({ { 5, 2 }, { 6, 2, "a" }, { 7, 3, "b" } }))
         assert.are.same({ 5, 3 }, { s.offset, s.count })
