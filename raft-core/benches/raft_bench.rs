@@ -210,6 +210,7 @@ fn main() {
     bench_replication(1, true);
     bench_replication(64, false);
     bench_replication(64, true);
+    bench_replication(1000, true);
     bench_single_node();
     bench_codec();
     bench_quorum();

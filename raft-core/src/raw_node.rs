@@ -321,12 +321,9 @@ impl<S: Storage> RawNode<S> {
         let mut rd = Ready {
             entries: r.raft_log.next_unstable_ents().to_vec(),
             committed_entries: r.raft_log.next_committed_ents(allow_unstable),
-            messages: std::mem::take(&mut r.msgs),
+            messages: r.take_msgs(),
             ..Default::default()
         };
-        if r.merge_appends {
-            crate::raft::merge_appends(&mut rd.messages, r.max_msg_size);
-        }
         let ss = r.soft_state();
         if ss != self.prev_soft_state {
             rd.soft_state = Some(ss);
@@ -462,7 +459,7 @@ impl<S: Storage> RawNode<S> {
             self.steps_on_advance = steps;
             self.awaiting_advance = true;
         }
-        self.raft.msgs.clear();
+        self.raft.take_msgs();
         self.raft.msgs_after_append.clear();
         self.raft.raft_log.accept_unstable();
         if let Some(last) = rd.committed_entries.last() {

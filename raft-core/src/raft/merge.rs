@@ -1,117 +1,188 @@
-//! Merging of append messages queued for the same peer within one Ready.
+//! Merging appends: while a Ready round is open, entries for a peer whose
+//! newest queued message is a contiguous MsgApp are added to that message
+//! instead of a new one (`Config::merge_appends`). The peer's in-flight
+//! window then counts the messages that really travel.
 
-use crate::eraftpb::{Message, MessageType};
+use super::Raft;
+use crate::eraftpb::{Entry, MessageType};
+use crate::storage::Storage;
 
-/// Merges each MsgApp into the previous MsgApp to the same peer when the
-/// second continues the first exactly (its previous entry is the first's
-/// last entry), no other message to that peer lies between them, and the
-/// merged entries stay within `max_size` encoded bytes. Relative order of
-/// everything else is kept.
-pub(crate) fn merge_appends(msgs: &mut Vec<Message>, max_size: u64) {
-    if msgs.len() < 2 {
-        return;
-    }
-    // For each peer, the position in `out` of its newest message.
-    let mut last_for_peer: Vec<(u64, usize)> = Vec::new();
-    let mut out: Vec<Message> = Vec::with_capacity(msgs.len());
-    for m in msgs.drain(..) {
-        let slot = last_for_peer.iter().position(|(p, _)| *p == m.to);
-        if let Some(s) = slot {
-            let pos = last_for_peer[s].1;
-            if can_merge(&out[pos], &m, max_size) {
-                let prev = &mut out[pos];
-                prev.commit = prev.commit.max(m.commit);
-                prev.entries.extend(m.entries);
-                continue;
-            }
-        }
-        let pos = out.len();
-        match slot {
-            Some(s) => last_for_peer[s].1 = pos,
-            None => last_for_peer.push((m.to, pos)),
-        }
-        out.push(m);
-    }
-    *msgs = out;
+/// The newest queued MsgApp to one peer: its position in `Raft::msgs` and
+/// the encoded size of its entries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenAppend {
+    pub peer: u64,
+    pub pos: usize,
+    pub size: u64,
 }
 
-fn can_merge(a: &Message, b: &Message, max_size: u64) -> bool {
-    if a.msg_type() != MessageType::MsgApp || b.msg_type() != MessageType::MsgApp {
-        return false;
+impl<S: Storage> Raft<S> {
+    /// Tries to add `ents` (which follow `(prev_index, prev_term)`) to the
+    /// queued MsgApp for `to`. Returns the entries back when they cannot be
+    /// merged: no queued append, not contiguous, another message to `to`
+    /// queued after it, or the size limit.
+    pub(crate) fn try_merge_append(
+        &mut self,
+        to: u64,
+        prev_index: u64,
+        prev_term: u64,
+        ents: Vec<Entry>,
+        ents_size: u64,
+        commit: u64,
+    ) -> Result<(), Vec<Entry>> {
+        if !self.merge_appends || ents.is_empty() {
+            return Err(ents);
+        }
+        let Some(k) = self.open_appends.iter().position(|o| o.peer == to) else {
+            return Err(ents);
+        };
+        let open = self.open_appends[k];
+        let term = self.term;
+        let Some(prev) = self.msgs.get_mut(open.pos) else {
+            return Err(ents);
+        };
+        if prev.to != to || prev.msg_type() != MessageType::MsgApp || prev.term != term {
+            return Err(ents);
+        }
+        let (last_index, last_term) = match prev.entries.last() {
+            Some(e) => (e.index, e.term),
+            None => (prev.index, prev.log_term),
+        };
+        let size = open.size.saturating_add(ents_size);
+        if last_index != prev_index || last_term != prev_term || size > self.max_msg_size {
+            return Err(ents);
+        }
+        prev.entries.extend(ents);
+        prev.commit = prev.commit.max(commit);
+        self.open_appends[k].size = size;
+        Ok(())
     }
-    if a.term != b.term || b.entries.is_empty() {
-        return false;
+
+    /// Remembers the MsgApp just queued as the open append to `to`.
+    pub(crate) fn note_open_append(&mut self, to: u64, size: u64) {
+        if !self.merge_appends {
+            return;
+        }
+        let pos = self.msgs.len().wrapping_sub(1);
+        self.open_appends.retain(|o| o.peer != to);
+        self.open_appends.push(OpenAppend {
+            peer: to,
+            pos,
+            size,
+        });
     }
-    let (last_index, last_term) = match a.entries.last() {
-        Some(e) => (e.index, e.term),
-        None => (a.index, a.log_term),
-    };
-    if b.index != last_index || b.log_term != last_term {
-        return false;
+
+    /// Takes the queued messages; appends can no longer be merged into them.
+    pub(crate) fn take_msgs(&mut self) -> Vec<crate::eraftpb::Message> {
+        self.open_appends.clear();
+        std::mem::take(&mut self.msgs)
     }
-    let size: u64 = a
-        .entries
-        .iter()
-        .chain(b.entries.iter())
-        .map(|e| e.size())
-        .sum();
-    size <= max_size
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::eraftpb::Entry;
+    use crate::eraftpb::{ConfState, MessageType};
+    use crate::{Config, MemoryStorage, Raft};
 
-    fn app(to: u64, index: u64, log_term: u64, ents: &[(u64, u64)], commit: u64) -> Message {
-        Message {
-            to,
-            term: 2,
-            index,
-            log_term,
-            commit,
-            entries: ents
-                .iter()
-                .map(|&(t, i)| Entry::new(t, i, &b"x"[..]))
-                .collect(),
-            ..Message::with_type(MessageType::MsgApp)
+    fn leader(merge: bool, max_size: u64) -> Raft<MemoryStorage> {
+        let store = MemoryStorage::new_with_conf_state(ConfState {
+            voters: vec![1, 2, 3],
+            ..Default::default()
+        });
+        let c = Config {
+            merge_appends: merge,
+            max_size_per_msg: max_size,
+            logger: std::sync::Arc::new(crate::logger::NullLogger),
+            ..Config::new(1)
+        };
+        let mut r = Raft::new(&c, store).unwrap();
+        r.become_candidate();
+        r.become_leader();
+        for id in [2, 3] {
+            let pr = r.prs.progress.get_mut(&id).unwrap();
+            pr.matched = 1;
+            pr.become_replicate();
+        }
+        r.take_msgs();
+        r
+    }
+
+    fn propose(r: &mut Raft<MemoryStorage>, n: usize) {
+        for i in 0..n {
+            let mut m = crate::eraftpb::Message::with_type(MessageType::MsgProp);
+            m.from = 1;
+            m.entries
+                .push(crate::eraftpb::Entry::new(0, 0, format!("p{i}")));
+            r.step(m).unwrap();
         }
     }
 
-    #[test]
-    fn contiguous_appends_to_one_peer_merge() {
-        let mut v = vec![
-            app(2, 5, 1, &[(2, 6)], 5),
-            app(3, 5, 1, &[(2, 6)], 5),
-            app(2, 6, 2, &[(2, 7)], 6),
-            app(3, 6, 2, &[(2, 7)], 6),
-        ];
-        merge_appends(&mut v, u64::MAX);
-        assert_eq!(v.len(), 2);
-        assert_eq!(v[0].to, 2);
-        assert_eq!(v[0].entries.len(), 2);
-        assert_eq!(v[0].commit, 6);
-        assert_eq!(v[1].to, 3);
-        assert_eq!(v[1].entries.len(), 2);
+    fn apps_to(r: &Raft<MemoryStorage>, to: u64) -> Vec<usize> {
+        r.msgs
+            .iter()
+            .filter(|m| m.to == to && m.msg_type() == MessageType::MsgApp)
+            .map(|m| m.entries.len())
+            .collect()
     }
 
     #[test]
-    fn gaps_other_messages_and_size_limit_prevent_merging() {
-        let mut gap = vec![app(2, 5, 1, &[(2, 6)], 5), app(2, 7, 2, &[(2, 8)], 5)];
-        merge_appends(&mut gap, u64::MAX);
-        assert_eq!(gap.len(), 2);
+    fn proposals_in_one_round_go_out_as_one_append_per_peer() {
+        let mut r = leader(true, u64::MAX);
+        propose(&mut r, 5);
+        // The peers already have the leader's empty entry (index 1).
+        assert_eq!(apps_to(&r, 2), vec![5]);
+        assert_eq!(apps_to(&r, 3), vec![5]);
+        let pr = &r.prs.progress[&2];
+        assert_eq!(pr.inflights.count(), 1, "one message in flight");
+        assert_eq!(pr.next_idx, 7);
+        let m = r.msgs.iter().find(|m| m.to == 2).unwrap();
+        assert_eq!((m.index, m.entries[4].index), (1, 6));
+        // Acknowledging the last index frees the whole window.
+        r.prs.progress.get_mut(&2).unwrap().inflights.free_le(6);
+        assert_eq!(r.prs.progress[&2].inflights.count(), 0);
+    }
 
-        let hb = Message {
-            to: 2,
-            ..Message::with_type(MessageType::MsgHeartbeat)
-        };
-        let mut between = vec![app(2, 5, 1, &[(2, 6)], 5), hb, app(2, 6, 2, &[(2, 7)], 5)];
-        merge_appends(&mut between, u64::MAX);
-        assert_eq!(between.len(), 3);
+    #[test]
+    fn without_merging_every_proposal_is_a_message() {
+        let mut r = leader(false, u64::MAX);
+        propose(&mut r, 5);
+        assert_eq!(apps_to(&r, 2), vec![1, 1, 1, 1, 1]);
+        assert_eq!(r.prs.progress[&2].inflights.count(), 5);
+    }
 
-        let one = app(2, 5, 1, &[(2, 6)], 5).entries[0].size();
-        let mut limited = vec![app(2, 5, 1, &[(2, 6)], 5), app(2, 6, 2, &[(2, 7)], 5)];
-        merge_appends(&mut limited, one);
-        assert_eq!(limited.len(), 2);
+    #[test]
+    fn the_size_limit_and_taken_messages_end_a_merge() {
+        let one = crate::eraftpb::Entry::new(1, 3, "p0").size();
+        // Room for two proposal-sized entries per message.
+        let mut r = leader(true, 2 * one);
+        propose(&mut r, 5);
+        assert_eq!(apps_to(&r, 2), vec![2, 2, 1]);
+        assert_eq!(r.prs.progress[&2].inflights.count(), 3);
+        let sent = r.take_msgs();
+        assert!(!sent.is_empty());
+        propose(&mut r, 1);
+        assert_eq!(apps_to(&r, 2), vec![1], "a new round starts a new message");
+    }
+
+    #[test]
+    fn another_message_to_the_peer_ends_a_merge() {
+        let mut r = leader(true, u64::MAX);
+        propose(&mut r, 2);
+        r.bcast_heartbeat();
+        propose(&mut r, 1);
+        let kinds: Vec<(MessageType, usize)> = r
+            .msgs
+            .iter()
+            .filter(|m| m.to == 2)
+            .map(|m| (m.msg_type(), m.entries.len()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (MessageType::MsgApp, 2),
+                (MessageType::MsgHeartbeat, 0),
+                (MessageType::MsgApp, 1)
+            ]
+        );
     }
 }

@@ -17,7 +17,6 @@ mod tick;
 
 pub(crate) use membership::conf_change_to_msg;
 pub use membership::describe_conf_change;
-pub(crate) use merge::merge_appends;
 
 use std::fmt;
 use std::sync::Arc;
@@ -193,6 +192,8 @@ pub struct Raft<S: Storage> {
     /// Reused buffer for peer ids while broadcasting (avoids allocating on
     /// every proposal).
     pub(crate) peer_buf: Vec<u64>,
+    /// The newest queued MsgApp per peer, for merging appends.
+    pub(crate) open_appends: Vec<merge::OpenAppend>,
     pub(crate) step_hook: Option<StepHook>,
     /// The logger.
     pub logger: Arc<dyn Logger>,
@@ -255,6 +256,7 @@ impl<S: Storage> Raft<S> {
             merge_appends: c.merge_appends,
             rng: Rng::new(seed),
             peer_buf: Vec::new(),
+            open_appends: Vec::new(),
             step_hook: None,
             logger,
         };
@@ -369,6 +371,11 @@ impl<S: Storage> Raft<S> {
             // self-addressed message here would be a bug, so drop it loudly.
             log!(self, Error, "{:x} dropping self-addressed {:?}", self.id, t);
         } else {
+            // Any message to the peer closes its open append: entries
+            // merged later would overtake this message.
+            if !self.open_appends.is_empty() {
+                self.open_appends.retain(|o| o.peer != m.to);
+            }
             self.msgs.push(m);
         }
     }

@@ -90,6 +90,22 @@ impl<S: Storage> Raft<S> {
         }
         let (n, bytes) = (ents.len(), payloads_size(&ents));
         let commit = self.raft_log.committed;
+        let size: u64 = if self.merge_appends {
+            ents.iter().map(Entry::size).sum()
+        } else {
+            0
+        };
+        let merged = self.try_merge_append(to, prev_index, prev_term, ents, size, commit);
+        let ents = match merged {
+            Ok(()) => {
+                if let Some(pr) = self.prs.progress.get_mut(&to) {
+                    pr.sent_more_entries(n, bytes);
+                    pr.set_sent_commit(commit);
+                }
+                return true;
+            }
+            Err(ents) => ents,
+        };
         self.send(Message {
             to,
             index: prev_index,
@@ -98,6 +114,9 @@ impl<S: Storage> Raft<S> {
             commit,
             ..Message::with_type(MessageType::MsgApp)
         });
+        if n > 0 {
+            self.note_open_append(to, size);
+        }
         if let Some(pr) = self.prs.progress.get_mut(&to) {
             pr.sent_entries(n, bytes);
             pr.set_sent_commit(commit);

@@ -64,6 +64,28 @@ impl Inflights {
         true
     }
 
+    /// Extends the newest in-flight message to end at `index` and carry
+    /// `bytes` more payload bytes (entries were appended to a message that
+    /// has not been sent yet). Returns false, changing nothing, when nothing
+    /// is in flight or `index` is below the newest index.
+    pub fn extend_last(&mut self, index: u64, bytes: u64) -> bool {
+        if self.count == 0 {
+            return false;
+        }
+        let mut last = self.start + self.count - 1;
+        if last >= self.size {
+            last -= self.size;
+        }
+        let slot = &mut self.buffer[last];
+        if index < slot.index {
+            return false;
+        }
+        slot.index = index;
+        slot.bytes = slot.bytes.saturating_add(bytes);
+        self.bytes = self.bytes.saturating_add(bytes);
+        true
+    }
+
     /// Doubles the buffer (at least 1, at most `size`). Only called while the
     /// occupied slots do not wrap, so a prefix copy keeps every position.
     fn grow(&mut self) {
@@ -137,6 +159,26 @@ mod tests {
         (0..i.count)
             .map(|k| i.buffer[(i.start + k) % i.size].index)
             .collect()
+    }
+
+    #[test]
+    fn extend_last_grows_the_newest_message() {
+        let mut i = Inflights::new(3, 0);
+        assert!(!i.extend_last(5, 10), "nothing in flight");
+        // Wrap the ring so that the newest slot sits before `start`.
+        for k in 1..=3 {
+            assert!(i.add(k, 1));
+        }
+        i.free_le(2);
+        assert!(i.add(4, 1));
+        assert!(i.extend_last(6, 5));
+        assert_eq!(indexes(&i), vec![3, 6]);
+        assert_eq!(i.bytes(), 7);
+        assert_eq!(i.count(), 2);
+        assert!(!i.extend_last(5, 1), "index below the newest one");
+        i.free_le(5);
+        assert_eq!(indexes(&i), vec![6]);
+        assert_eq!(i.bytes(), 6);
     }
 
     #[test]

@@ -113,6 +113,22 @@ impl Progress {
         }
     }
 
+    /// Records that `entries` entries (`bytes` payload bytes) were appended
+    /// to the newest append message to this peer, which has not left yet:
+    /// in StateReplicate the newest in-flight message grows instead of a new
+    /// one being counted. Otherwise the same as [`sent_entries`](Self::sent_entries).
+    pub fn sent_more_entries(&mut self, entries: usize, bytes: u64) {
+        if self.state != ProgressState::Replicate || entries == 0 {
+            return self.sent_entries(entries, bytes);
+        }
+        self.next_idx = self.next_idx.saturating_add(entries as u64);
+        let last = self.next_idx.saturating_sub(1);
+        if !self.inflights.extend_last(last, bytes) {
+            self.inflights.add(last, bytes);
+        }
+        self.msg_app_flow_paused = self.inflights.full();
+    }
+
     /// True if sending commit index `index` may advance the follower's
     /// commit index (one not already sent, and the follower does not already
     /// know everything up to `next_idx - 1` is committed).
