@@ -79,6 +79,46 @@ fn messages_with_a_stale_term_are_ignored() {
 }
 
 #[test]
+fn a_stale_candidate_is_rejected_with_the_current_term_and_steps_down() {
+    // Raft §5.1: a request with a stale term is rejected and the reply
+    // carries the current term, so the candidate updates itself. Without
+    // the reply a voter with an outdated configuration that keeps raising
+    // its term can starve a candidate it never contacts (found by the
+    // randomized simulation).
+    for vote_type in [MessageType::MsgVote, MessageType::MsgPreVote] {
+        let mut voter = new_test_raft(1, &[1, 2], 10, 1);
+        voter.become_follower(7, 0);
+        let mut cand = new_test_raft(2, &[1, 2], 10, 1);
+        cand.become_follower(3, 0);
+        cand.become_candidate();
+        assert_eq!(cand.term, 4);
+        let mut req = msg(vote_type, 2, 1, 4);
+        req.log_term = 0;
+        req.index = 0;
+        step_flush(&mut voter, req).unwrap();
+        assert_eq!(voter.term, 7, "{vote_type:?}: the voter keeps its term");
+        let out = read_messages(&mut voter);
+        assert_eq!(out.len(), 1, "{vote_type:?}: one rejection");
+        let resp = out[0].clone();
+        let want = if vote_type == MessageType::MsgVote {
+            MessageType::MsgVoteResp
+        } else {
+            MessageType::MsgPreVoteResp
+        };
+        assert_eq!(
+            (resp.msg_type(), resp.to, resp.term, resp.reject),
+            (want, 2, 7, true),
+            "{vote_type:?}"
+        );
+        if vote_type == MessageType::MsgVote {
+            step_flush(&mut cand, resp).unwrap();
+            assert_eq!(cand.term, 7);
+            assert_eq!(cand.state, StateRole::Follower);
+        }
+    }
+}
+
+#[test]
 fn nodes_start_as_followers() {
     let r = new_test_raft(1, &[1, 2, 3], 10, 1);
     assert_eq!(r.state, StateRole::Follower);

@@ -73,13 +73,18 @@ impl<S: Storage> Raft<S> {
                     to: m.from,
                     ..Message::with_type(MessageType::MsgAppResp)
                 });
-            } else if t == MessageType::MsgPreVote {
+            } else if matches!(t, MessageType::MsgPreVote | MessageType::MsgVote) {
+                // A stale (pre-)candidate learns our term from the rejection
+                // (Raft §5.1). etcd answers only stale pre-votes and ignores
+                // stale votes; then a voter with an outdated configuration
+                // that keeps raising its term can starve a candidate it never
+                // contacts, and the cluster never elects a leader.
                 self.log_vote_decision("rejected", &m, format_args!(""));
                 self.send(Message {
                     to: m.from,
                     term: self.term,
                     reject: true,
-                    ..Message::with_type(MessageType::MsgPreVoteResp)
+                    ..Message::with_type(crate::proto_ext::vote_resp_msg_type(t))
                 });
             } else if t == MessageType::MsgStorageAppendResp {
                 if m.index != 0 {
