@@ -16,27 +16,8 @@ use raft_core::{
     Error, MemoryStorage, RaftState, RawNode, Result, StateRole, Storage, StorageError,
 };
 
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-
+/// Fuzzing helpers on the shared generator.
 impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
     /// Mostly near `base`, sometimes anything.
     fn near(&mut self, base: u64) -> u64 {
         if self.chance(3) {

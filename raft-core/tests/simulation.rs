@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{cc_v1, cc_v2};
+use common::{cc_v1, cc_v2, Rng};
 use raft_core::eraftpb::{
     ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, HardState,
     Message, MessageType, Snapshot,
@@ -29,40 +29,6 @@ use raft_core::{
     ConfChangeI, Config, Error, MemoryStorage, RawNode, SnapshotStatus, StateRole, Storage,
     LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD,
 };
-
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> Option<T> {
-        if xs.is_empty() {
-            None
-        } else {
-            Some(xs[self.below(xs.len() as u64) as usize])
-        }
-    }
-}
 
 /// FNV-1a style mixing of a sequence of words into a running hash.
 fn mix(mut h: u64, words: &[u64], bytes: &[u8]) -> u64 {

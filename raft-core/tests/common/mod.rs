@@ -564,3 +564,42 @@ pub fn hs(term: u64, vote: u64, commit: u64) -> HardState {
 pub fn types(msgs: &[Message]) -> Vec<MessageType> {
     msgs.iter().map(|m| m.msg_type()).collect()
 }
+
+/// A tiny deterministic generator (xorshift64*) for seeded randomized tests.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed` (any value, zero included).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// A value in `[0, n)`; 0 when `n` is 0.
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    /// True with the given probability in percent.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    /// A random element of `xs`, if any.
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> Option<T> {
+        if xs.is_empty() {
+            None
+        } else {
+            Some(xs[self.below(xs.len() as u64) as usize])
+        }
+    }
+}
