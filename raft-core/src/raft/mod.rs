@@ -397,7 +397,6 @@ impl<S: Storage> Raft<S> {
         for (pid, pr) in self.prs.progress.iter_mut() {
             let is_learner = pr.is_learner;
             *pr = crate::tracker::Progress::new(last_index + 1, max_inflight, max_bytes);
-            pr.recent_active = false;
             pr.is_learner = is_learner;
             if *pid == id {
                 pr.matched = last_index;
