@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use raft_core::describe::{describe_entries, describe_message, describe_snapshot};
+use raft_core::describe::{
+    describe_entries, describe_hard_state, describe_message, describe_snapshot,
+};
 use raft_core::eraftpb::{
     ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState,
     Entry, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
@@ -132,15 +134,6 @@ fn parse_u64(s: &str) -> Result<u64, String> {
 
 fn describe_soft_state(ss: &raft_core::SoftState) -> String {
     format!("Lead:{} State:{}", ss.leader_id, ss.raft_state)
-}
-
-fn describe_hard_state(hs: &HardState) -> String {
-    let mut s = format!("Term:{}", hs.term);
-    if hs.vote != 0 {
-        s.push_str(&format!(" Vote:{}", hs.vote));
-    }
-    s.push_str(&format!(" Commit:{}", hs.commit));
-    s
 }
 
 /// etcd's `DescribeReady`.
