@@ -262,7 +262,6 @@ impl<S: Storage> Raft<S> {
     /// Leader side of MsgAppResp.
     pub(crate) fn handle_append_response(&mut self, m: &Message) -> Result<()> {
         let from = m.from;
-        let first_index = self.raft_log.first_index();
         let committed = self.raft_log.committed;
         let last_index = self.raft_log.last_index();
         if m.index > last_index {
@@ -325,7 +324,7 @@ impl<S: Storage> Raft<S> {
         }
         match pr.state {
             ProgressState::Probe => pr.become_replicate(),
-            ProgressState::Snapshot if pr.matched + 1 >= first_index => {
+            ProgressState::Snapshot if pr.matched + 1 >= self.raft_log.first_index() => {
                 log!(
                     self,
                     Debug,
