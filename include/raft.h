@@ -1719,14 +1719,21 @@ raft_result raft_rawnode_has_ready(const struct raft_rawnode *node, bool *out);
  * snapshot, send its messages, apply its committed entries, then call
  * `raft_rawnode_advance`.
  *
+ * As in etcd, it may be called again before `raft_rawnode_advance` while
+ * the Readys already taken await no acknowledgement (no entries, snapshot
+ * or committed entries, e.g. an empty Ready taken to look); each Ready
+ * holds only what is new, and every `raft_ready` taken stays valid, with
+ * its views, until its own `raft_ready_free`. While an earlier Ready awaits
+ * `raft_rawnode_advance`, it returns RAFT_ERR_MISUSE and changes nothing.
+ *
  * # Safety
  * Pointers are NULL or valid.
  */
 raft_result raft_rawnode_ready(const struct raft_rawnode *node, struct raft_ready **out);
 
 /**
- * Tells the node that the last Ready was fully handled. Without an
- * outstanding Ready it returns RAFT_ERR_MISUSE.
+ * Tells the node that the Readys taken since the last advance were fully
+ * handled. Without a Ready taken since then it returns RAFT_ERR_MISUSE.
  *
  * # Safety
  * `node` is NULL or a live handle.

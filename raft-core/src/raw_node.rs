@@ -60,8 +60,14 @@ pub struct RawNode<S: Storage> {
     pub raft: Raft<S>,
     prev_soft_state: SoftState,
     prev_hard_state: HardState,
+    /// What `advance` must step into the node to acknowledge the Readys
+    /// handed out: self-acks of appended entries, the storage append
+    /// response, the apply response (etcd's `stepsOnAdvance`). A further
+    /// `ready` is refused while this is not empty.
     steps_on_advance: Vec<Message>,
-    awaiting_advance: bool,
+    /// At least one Ready was handed out since the last `advance` (so an
+    /// `advance` has something to acknowledge, even when it steps nothing).
+    ready_outstanding: bool,
     async_storage_writes: bool,
     failed: Option<String>,
 }
@@ -78,7 +84,7 @@ impl<S: Storage> RawNode<S> {
             prev_soft_state,
             prev_hard_state,
             steps_on_advance: Vec::new(),
-            awaiting_advance: false,
+            ready_outstanding: false,
             async_storage_writes: config.async_storage_writes,
             failed: None,
         })
@@ -296,14 +302,22 @@ impl<S: Storage> RawNode<S> {
     }
 
     /// Returns the pending work; the application must handle it and (unless
-    /// async storage writes are on) call `advance` before the next `ready`.
+    /// async storage writes are on) call `advance` once it has.
+    ///
+    /// As in etcd, `ready` may be called again before `advance` while the
+    /// Readys already handed out await no acknowledgement (they carried no
+    /// entries, snapshot or committed entries: for example an empty Ready
+    /// taken just to look). Each Ready hands out only what is new. While an
+    /// earlier Ready awaits `advance`, `ready` returns [`Error::Misuse`] and
+    /// changes nothing (etcd panics there: "two accepted Ready structs
+    /// without call to Advance").
     pub fn ready(&mut self) -> Result<Ready> {
         if let Some(why) = &self.failed {
             return Err(Error::Poisoned(why.clone()));
         }
-        if self.awaiting_advance {
+        if !self.steps_on_advance.is_empty() {
             return Err(Error::Misuse(
-                "ready called again before advance of the previous Ready".into(),
+                "ready called again while the previous Ready awaits advance (it carried entries, a snapshot or committed entries)".into(),
             ));
         }
         let rd = self.ready_without_accept();
@@ -456,8 +470,9 @@ impl<S: Storage> RawNode<S> {
             if !rd.committed_entries.is_empty() {
                 steps.push(self.new_storage_apply_resp_msg(&rd.committed_entries));
             }
+            // Empty here: `ready` refuses to hand out a Ready otherwise.
             self.steps_on_advance = steps;
-            self.awaiting_advance = true;
+            self.ready_outstanding = true;
         }
         self.raft.take_msgs();
         self.raft.msgs_after_append.clear();
@@ -473,20 +488,21 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
-    /// Acknowledges the last Ready: its entries and hard state are persisted
-    /// and its committed entries applied.
+    /// Acknowledges the Readys handed out since the last `advance`: their
+    /// entries and hard state are persisted and their committed entries
+    /// applied. Without a Ready handed out it returns [`Error::Misuse`].
     pub fn advance(&mut self) -> Result<()> {
         if self.async_storage_writes {
             return Err(Error::Misuse(
                 "advance must not be called when using async storage writes".into(),
             ));
         }
-        if !self.awaiting_advance {
+        if !self.ready_outstanding {
             return Err(Error::Misuse(
                 "advance called without a pending Ready".into(),
             ));
         }
-        self.awaiting_advance = false;
+        self.ready_outstanding = false;
         let steps = std::mem::take(&mut self.steps_on_advance);
         self.guarded(|r| {
             for m in steps {

@@ -334,6 +334,7 @@ fn api_misuse_is_reported_not_panicking() {
     assert!(matches!(raw.advance(), Err(Error::Misuse(_))));
     raw.propose(&b"x"[..]).unwrap();
     let rd = raw.ready().unwrap();
+    // The Ready carries an entry to acknowledge: a second one is refused.
     assert!(matches!(raw.ready(), Err(Error::Misuse(_))));
     persist(&s, &rd);
     raw.advance().unwrap();
@@ -436,4 +437,163 @@ fn entries_larger_than_the_limits_still_flow_one_at_a_time() {
         .collect();
     assert_eq!(payloads(&committed).len(), 3);
     assert!(readys.iter().all(|r| r.committed_entries.len() <= 1));
+}
+
+/// Everything the Readys of one node handed out, for checking that nothing
+/// is lost and nothing is handed out twice.
+#[derive(Default)]
+struct HandedOut {
+    entries: Vec<(u64, u64)>,
+    committed: Vec<u64>,
+    messages: Vec<Message>,
+    read_states: Vec<(u64, Vec<u8>)>,
+}
+
+impl HandedOut {
+    fn take(&mut self, rd: &Ready) {
+        self.entries.extend(ids(&rd.entries));
+        self.committed
+            .extend(rd.committed_entries.iter().map(|e| e.index));
+        self.messages.extend(rd.messages.iter().cloned());
+        self.read_states.extend(
+            rd.read_states
+                .iter()
+                .map(|r| (r.index, r.request_ctx.to_vec())),
+        );
+    }
+}
+
+/// etcd's RawNode (`acceptReady`) lets `Ready` be called again before
+/// `Advance` while the Readys handed out await no acknowledgement; old
+/// lraft scripts take an empty Ready just to look and never advance it.
+#[test]
+fn ready_may_be_taken_again_while_nothing_awaits_advance() {
+    let s = storage_with_voters(&[1, 2, 3]);
+    let mut raw = new_node(1, &s);
+    let mut seen = HandedOut::default();
+
+    // An empty Ready taken to look, never advanced.
+    assert!(!raw.has_ready());
+    let rd0 = raw.ready().unwrap();
+    assert!(rd0.entries.is_empty() && rd0.messages.is_empty() && rd0.hard_state.is_none());
+    seen.take(&rd0);
+
+    // A campaign: the Ready carries the votes to send and the candidate's
+    // own vote, which `advance` must step in: it needs acknowledgement.
+    raw.campaign().unwrap();
+    let rd1 = raw.ready().unwrap();
+    assert_eq!(rd1.hard_state, Some(hs(1, 1, 0)));
+    assert_eq!(
+        types(&rd1.messages),
+        vec![MessageType::MsgVote, MessageType::MsgVote]
+    );
+    persist(&s, &rd1);
+    seen.take(&rd1);
+    let before = raw.has_ready();
+    assert!(matches!(raw.ready(), Err(Error::Misuse(_))));
+    assert_eq!(raw.has_ready(), before, "the refused call changed nothing");
+    raw.advance().unwrap();
+
+    // Votes arrive; the node leads, then proposals and a read request.
+    for from in [2, 3] {
+        let mut m = msg(MessageType::MsgVoteResp, from, 1, 1);
+        m.reject = false;
+        raw.step(m).unwrap();
+    }
+    assert_eq!(raw.raft.state, StateRole::Leader);
+    raw.propose(&b"a"[..]).unwrap();
+    raw.propose(&b"b"[..]).unwrap();
+    let mut last_sent = 0;
+    for round in 0..20 {
+        if !raw.has_ready() {
+            break;
+        }
+        let rd = raw.ready().unwrap();
+        persist(&s, &rd);
+        seen.take(&rd);
+        // Followers acknowledge everything the leader sent them.
+        let mut acks = Vec::new();
+        for m in &rd.messages {
+            if m.msg_type() == MessageType::MsgApp {
+                let idx = m.entries.last().map_or(m.index, |e| e.index);
+                last_sent = last_sent.max(idx);
+                let mut a = msg(MessageType::MsgAppResp, m.to, 1, 1);
+                a.index = idx;
+                acks.push(a);
+            }
+        }
+        raw.advance().unwrap();
+        for a in acks {
+            raw.step(a).unwrap();
+        }
+    }
+    assert!(!raw.has_ready());
+
+    // Entries: the empty leader entry and both proposals, each once.
+    assert_eq!(seen.entries, vec![(1, 1), (1, 2), (1, 3)]);
+    // Committed entries: each index once, in order.
+    assert_eq!(seen.committed, vec![1, 2, 3]);
+    assert_eq!(last_sent, 3);
+    // Messages: no message handed out twice.
+    for (i, a) in seen.messages.iter().enumerate() {
+        for b in &seen.messages[i + 1..] {
+            assert_ne!(a, b, "message handed out twice");
+        }
+    }
+
+    // A read request: the heartbeat Ready needs no acknowledgement, so the
+    // next Ready may be taken without advancing; the read state comes once.
+    raw.read_index(&b"r"[..]).unwrap();
+    let rd = raw.ready().unwrap();
+    let hb: Vec<&Message> = rd
+        .messages
+        .iter()
+        .filter(|m| m.msg_type() == MessageType::MsgHeartbeat)
+        .collect();
+    assert_eq!(hb.len(), 2);
+    assert_eq!(hb[0].context.as_deref(), Some(&b"r"[..]));
+    let mut resp = msg(MessageType::MsgHeartbeatResp, 2, 1, 1);
+    resp.context = hb[0].context.clone();
+    raw.step(resp).unwrap();
+    let rd = raw.ready().unwrap();
+    seen.take(&rd);
+    let rd = raw.ready().unwrap();
+    seen.take(&rd);
+    raw.advance().unwrap();
+    assert_eq!(seen.read_states, vec![(3, b"r".to_vec())]);
+}
+
+/// A Ready refused because an earlier one awaits `advance` leaves the node
+/// as it was; after `advance` the loop goes on and nothing is lost.
+#[test]
+fn refused_ready_changes_nothing_and_the_node_goes_on_after_advance() {
+    let (mut raw, s) = single_leader();
+    raw.propose(&b"x"[..]).unwrap();
+    let rd = raw.ready().unwrap();
+    assert_eq!(payloads(&rd.entries), vec![b"x".to_vec()]);
+    raw.propose(&b"y"[..]).unwrap();
+    let err = raw.ready().unwrap_err();
+    assert!(matches!(err, Error::Misuse(_)), "{err:?}");
+    assert!(err.to_string().contains("awaits advance"), "{err}");
+    persist(&s, &rd);
+    raw.advance().unwrap();
+    let rds = drain_ready(&mut raw, &s);
+    let ents: Vec<Vec<u8>> = rds.iter().flat_map(|r| payloads(&r.entries)).collect();
+    let committed: Vec<Vec<u8>> = rds
+        .iter()
+        .flat_map(|r| payloads(&r.committed_entries))
+        .collect();
+    assert_eq!(ents, vec![b"y".to_vec()]);
+    assert_eq!(committed, vec![b"x".to_vec(), b"y".to_vec()]);
+}
+
+/// Several empty Readys before one `advance`: `advance` acknowledges them
+/// all, and a second `advance` has nothing to acknowledge.
+#[test]
+fn advance_acknowledges_every_ready_handed_out() {
+    let (mut raw, _s) = single_leader();
+    let _ = raw.ready().unwrap();
+    let _ = raw.ready().unwrap();
+    raw.advance().unwrap();
+    assert!(matches!(raw.advance(), Err(Error::Misuse(_))));
 }
