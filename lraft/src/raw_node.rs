@@ -49,10 +49,11 @@ enum HookOutcome {
 /// An initialised node.
 struct Live {
     node: Node,
-    /// Sequence number of the Ready handed out and not yet advanced.
-    pending: Option<u64>,
-    /// Sequence number of the last Ready.
+    /// Sequence number of the newest Ready handed out.
     seq: u64,
+    /// Sequence number of the newest Ready acknowledged by `advance`: the
+    /// Readys after it await acknowledgement.
+    advanced: u64,
     /// Why the node failed, once it did.
     fatal: Option<String>,
 }
@@ -235,8 +236,8 @@ impl LRawNode {
         }
         *g = Slot::Live(Box::new(Live {
             node,
-            pending: None,
             seq: 0,
+            advanced: 0,
             fatal: None,
         }));
         Ok(())
@@ -251,7 +252,6 @@ impl LRawNode {
             match r {
                 Ok(rd) => {
                     l.seq += 1;
-                    l.pending = Some(l.seq);
                     Ok((rd, l.seq))
                 }
                 Err(e) => {
@@ -280,20 +280,19 @@ impl LRawNode {
             if l.fatal.is_some() {
                 return Err(self.failed(l, "advance"));
             }
-            match l.pending {
-                None => {
-                    return Err(err(
-                        "rawnode:advance: there is no pending Ready (call node:ready() first)",
-                    ))
-                }
-                Some(p) if node != self.serial || p != seq => {
-                    return Err(err(
-                        "rawnode:advance: this ready is not the pending Ready of this node",
-                    ))
-                }
-                Some(_) => {}
+            // As in etcd, advance acknowledges every Ready handed out since
+            // the last advance; the one given must be one of them.
+            if l.seq == l.advanced {
+                return Err(err(
+                    "rawnode:advance: there is no pending Ready (call node:ready() first)",
+                ));
             }
-            l.pending = None;
+            if node != self.serial || seq <= l.advanced {
+                return Err(err(
+                    "rawnode:advance: this ready is not a pending Ready of this node",
+                ));
+            }
+            l.advanced = l.seq;
             let r = l.node.advance();
             self.finish(l, "advance", r, false).map(|_| ())
         })
