@@ -4,7 +4,9 @@ use mlua::prelude::*;
 use raft_core::{Config, ReadOnlyOption, NO_LIMIT};
 
 use crate::storage_ref::StorageRef;
-use crate::util::{err, key_str, lua_u64, to_bool, to_u64, to_u64_list, u64_list, unknown_member};
+use crate::util::{
+    err, key_str, lua_u64, to_bool, to_count, to_u64, to_u64_list, u64_list, unknown_member,
+};
 
 /// A configuration: the core's [`Config`] plus the bootstrap peer lists and
 /// the storage.
@@ -43,24 +45,15 @@ fn size_get(v: u64) -> LuaValue {
 }
 
 fn size_set(v: &LuaValue, what: &str) -> LuaResult<u64> {
-    if let LuaValue::Integer(i) = v {
-        if *i < 0 {
-            return Err(err(format!("{what}: must not be negative")));
-        }
-        if *i == i64::MAX {
-            return Ok(NO_LIMIT);
-        }
+    match to_count(v, what)? {
+        // `noLimit` (math.maxinteger) reads back as itself.
+        n if n == i64::MAX as u64 => Ok(NO_LIMIT),
+        n => Ok(n),
     }
-    to_u64(v, what)
 }
 
 fn count_set(v: &LuaValue, what: &str) -> LuaResult<usize> {
-    if let LuaValue::Integer(i) = v {
-        if *i < 0 {
-            return Err(err(format!("{what}: must not be negative")));
-        }
-    }
-    usize::try_from(to_u64(v, what)?).map_err(|_| err(format!("{what}: too large")))
+    usize::try_from(to_count(v, what)?).map_err(|_| err(format!("{what}: too large")))
 }
 
 impl LConfig {

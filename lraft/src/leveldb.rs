@@ -372,6 +372,22 @@ impl LuaUserData for LBatch {
 }
 
 /// Builds the `lraft.leveldb` table.
+/// One object of each type of this binding (a closed database and an empty
+/// batch), for [`crate::errors::install`].
+pub fn samples(lua: &Lua) -> LuaResult<Vec<LuaAnyUserData>> {
+    Ok(vec![
+        lua.create_userdata(LDb {
+            db: Rc::new(RefCell::new(None)),
+            path: String::new(),
+        })?,
+        lua.create_userdata(LBatch {
+            ops: Vec::new(),
+            latest: HashMap::new(),
+            db: None,
+        })?,
+    ])
+}
+
 pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     let t = lua.create_table()?;
     t.set("open", lua.create_function(open)?)?;

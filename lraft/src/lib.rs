@@ -5,6 +5,7 @@
 
 pub mod codes;
 pub mod config;
+pub mod errors;
 pub mod leveldb;
 pub mod list;
 pub mod logger;
@@ -87,12 +88,49 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     Ok(t)
 }
 
+/// One object of every userdata type of the module, so that
+/// [`errors::install`] can wrap each type's methods. A new type must be
+/// added here (`tests/lua/errors_spec.lua` checks the whole API).
+fn samples(lua: &Lua) -> LuaResult<Vec<LuaAnyUserData>> {
+    let snap = pb::snapshot::LSnapshot::default();
+    let mut out = vec![
+        lua.create_userdata(raw_node::new_raw_node(lua, ())?)?,
+        lua.create_userdata(config::LConfig::default())?,
+        lua.create_userdata(memory_storage::LMemoryStorage::default())?,
+        lua.create_userdata(lua_storage::new_lua_storage(
+            lua,
+            LuaValue::Table(lua.create_table()?),
+        )?)?,
+        lua.create_userdata(readstate::LReadState::default())?,
+        lua.create_userdata(ready::LReady::new(Default::default(), 0, 0))?,
+        lua.create_userdata(list::LList::entries_view(Default::default()))?,
+        lua.create_userdata(logger::LLogger)?,
+        lua.create_userdata(pb::entry::LEntry::default())?,
+        lua.create_userdata(pb::message::LMessage::default())?,
+        lua.create_userdata(pb::hardstate::LHardState::default())?,
+        lua.create_userdata(pb::confchange::LConfChange::default())?,
+        lua.create_userdata(pb::confchange::LConfChangeV2::default())?,
+        lua.create_userdata(pb::snapshot::LConfState::new(Default::default()))?,
+    ];
+    let snap = lua.create_userdata(snap)?;
+    // The metadata object is only made by its snapshot.
+    let meta: LuaAnyUserData = snap.get("metadata")?;
+    out.push(snap);
+    out.push(meta);
+    out.extend(leveldb::samples(lua)?);
+    Ok(out)
+}
+
 #[mlua::lua_module(name = "lraft")]
 fn lraft_entry(lua: &Lua) -> LuaResult<LuaTable> {
-    module(lua)
+    let t = module(lua)?;
+    errors::install(lua, &[&t], samples(lua)?)?;
+    Ok(t)
 }
 
 #[mlua::lua_module(name = "lraft_leveldb")]
 fn lraft_leveldb_entry(lua: &Lua) -> LuaResult<LuaTable> {
-    leveldb::module(lua)
+    let t = leveldb::module(lua)?;
+    errors::install(lua, &[&t], samples(lua)?)?;
+    Ok(t)
 }

@@ -60,10 +60,12 @@ fn fail(name: &str, msg: impl std::fmt::Display) -> raft_core::Error {
 
 impl LuaStorage {
     fn call(&self, name: &str, args: impl IntoLuaMulti) -> CoreResult<Vec<LuaValue>> {
-        let f: LuaValue = self
-            .tbl
-            .get(name)
-            .map_err(|e| fail(name, format!("lookup failed: {e}")))?;
+        let f: LuaValue = self.tbl.get(name).map_err(|e| {
+            fail(
+                name,
+                format!("lookup failed: {}", crate::errors::message(&e)),
+            )
+        })?;
         let f = match f {
             LuaValue::Function(f) => f,
             LuaValue::Nil => return Err(fail(name, "is missing")),
@@ -77,7 +79,7 @@ impl LuaStorage {
         let args = (self.tbl.clone(), args);
         f.call::<LuaMultiValue>(args)
             .map(|v| v.into_iter().collect())
-            .map_err(|e| fail(name, format!("raised: {e}")))
+            .map_err(|e| fail(name, format!("raised: {}", crate::errors::message(&e))))
     }
 
     fn code(name: &str, v: Option<&LuaValue>) -> CoreResult<()> {
@@ -168,8 +170,12 @@ impl Storage for LuaStorage {
         let r = self.call(NAME, (low as i64, high as i64, max))?;
         Self::code(NAME, r.first())?;
         let list = r.get(1).cloned().unwrap_or(LuaValue::Nil);
-        let ents = entries_from_lua(&list, "result")
-            .map_err(|e| fail(NAME, format!("bad entry list: {e}")))?;
+        let ents = entries_from_lua(&list, "result").map_err(|e| {
+            fail(
+                NAME,
+                format!("bad entry list: {}", crate::errors::message(&e)),
+            )
+        })?;
         if ents.is_empty() && low < high {
             return Err(fail(NAME, "returned no entries for a non-empty range"));
         }

@@ -337,7 +337,9 @@ impl LRawNode {
             };
             l.node.set_step_hook(Some(Box::new(move |m: &Message| {
                 let msg = LMessage(Msg::full(m.clone()));
-                let res = f.call::<LuaMultiValue>(msg).map_err(|e| e.to_string());
+                let res = f
+                    .call::<LuaMultiValue>(msg)
+                    .map_err(|e| crate::errors::message(&e));
                 let code = res.and_then(|vals| match vals.into_iter().next() {
                     None | Some(LuaValue::Nil) => Ok(OK),
                     Some(LuaValue::Integer(c)) => Ok(c),

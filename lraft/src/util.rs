@@ -17,23 +17,42 @@ pub fn err(msg: impl Into<String>) -> LuaError {
     LuaError::runtime(msg.into())
 }
 
-/// Reads an unsigned 64-bit integer (Lua integers are reinterpreted, so ids
-/// above `math.maxinteger` round-trip); floats must be integral.
+/// Reads an unsigned 64-bit integer. Lua integers are reinterpreted, so
+/// ids, terms and indexes above `math.maxinteger` (read back as negative
+/// integers) round-trip. A float must be an exact integer that a Lua integer
+/// can hold (as `math.tointeger` says): 1.5, NaN, infinities and 2^63 or
+/// more raise instead of wrapping.
 pub fn to_u64(v: &LuaValue, what: &str) -> LuaResult<u64> {
     match v {
         LuaValue::Integer(i) => Ok(*i as u64),
-        LuaValue::Number(f) if f.fract() == 0.0 && *f >= -9.3e18 && *f <= 1.85e19 => {
-            if *f < 0.0 {
-                Ok(*f as i64 as u64)
-            } else {
-                Ok(*f as u64)
-            }
-        }
+        LuaValue::Number(f) => match float_to_i64(*f) {
+            Some(i) => Ok(i as u64),
+            None => Err(err(format!(
+                "{what}: expected an integer, got the number {f} (not an exact integer in range)"
+            ))),
+        },
         other => Err(err(format!(
             "{what}: expected an integer, got {}",
             type_desc(other)
         ))),
     }
+}
+
+/// Reads a count or size: an integer (or exact integral float) that is not
+/// negative.
+pub fn to_count(v: &LuaValue, what: &str) -> LuaResult<u64> {
+    let n = to_u64(v, what)? as i64;
+    if n < 0 {
+        return Err(err(format!("{what}: must not be negative")));
+    }
+    Ok(n as u64)
+}
+
+/// The integer a float stands for exactly, if a Lua integer can hold it.
+fn float_to_i64(f: f64) -> Option<i64> {
+    // -2^63 is exact in f64; 2^63 is the first value out of range.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (f.is_finite() && f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i64)
 }
 
 /// Like [`to_u64`] but truncates non-integral numbers toward zero (used for
