@@ -6,18 +6,18 @@
 use std::rc::Rc;
 
 use mlua::prelude::*;
-use raft_core::eraftpb::Message;
+use raft_core::eraftpb::{Entry, Message};
 
 use crate::pb::entry::LEntry;
 use crate::pb::message::LMessage;
-use crate::pb::presence::{Ent, Msg};
+use crate::pb::presence::Msg;
 use crate::readstate::LReadState;
 use crate::util::{err, to_u64, unknown_member};
 
 /// What a view lists.
 #[derive(Debug, Clone)]
 enum Items {
-    Entries(Rc<Vec<Ent>>),
+    Entries(Rc<Vec<Entry>>),
     Messages(Rc<Vec<Message>>),
     ReadStates(Rc<Vec<LReadState>>),
 }
@@ -30,7 +30,7 @@ pub struct LList {
 
 impl LList {
     /// A view of entries.
-    pub fn entries_view(v: Rc<Vec<Ent>>) -> Self {
+    pub fn entries_view(v: Rc<Vec<Entry>>) -> Self {
         LList {
             items: Items::Entries(v),
         }
@@ -48,7 +48,7 @@ impl LList {
         }
     }
     /// The entries, if this is an entry view.
-    pub fn entries(&self) -> Option<Vec<Ent>> {
+    pub fn entries(&self) -> Option<Vec<Entry>> {
         match &self.items {
             Items::Entries(v) => Some(v.as_ref().clone()),
             _ => None,

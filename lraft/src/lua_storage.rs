@@ -179,7 +179,6 @@ impl Storage for LuaStorage {
         if ents.is_empty() && low < high {
             return Err(fail(NAME, "returned no entries for a non-empty range"));
         }
-        let ents: Vec<Entry> = ents.into_iter().map(|e| e.e).collect();
         if ents.len() as u64 > high.saturating_sub(low) {
             return Err(fail(NAME, "returned more entries than requested"));
         }

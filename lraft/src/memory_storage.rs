@@ -13,7 +13,7 @@ use crate::codes::{error_code, ERR_APPEND_OUT_OF_DATA, OK};
 use crate::list::LList;
 use crate::pb::entry::entries_from_lua;
 use crate::pb::hardstate::{hardstate_from_lua, LHardState};
-use crate::pb::presence::{Ent, Hs};
+use crate::pb::presence::Hs;
 use crate::pb::snapshot::{conf_state_from_lua, snapshot_from_lua, LSnapshot};
 use crate::util::{err, key_str, lua_u64, to_bytes, to_u64, to_u64_trunc, unknown_member};
 
@@ -39,16 +39,15 @@ impl LMemoryStorage {
     fn append(&self, v: &LuaValue) -> LuaResult<i64> {
         let ents = entries_from_lua(v, "memorystorage:append")?;
         for (k, w) in ents.windows(2).enumerate() {
-            if w[0].e.index.checked_add(1) != Some(w[1].e.index) {
+            if w[0].index.checked_add(1) != Some(w[1].index) {
                 return Err(err(format!(
                     "memorystorage:append: entries are not contiguous at position {} (index {} after {})",
                     k + 2,
-                    w[1].e.index,
-                    w[0].e.index
+                    w[1].index,
+                    w[0].index
                 )));
             }
         }
-        let ents: Vec<_> = ents.into_iter().map(|e| e.e).collect();
         match self.0.append(&ents) {
             Ok(()) => Ok(OK),
             // Consecutiveness was checked above: the only invariant left is
@@ -73,10 +72,7 @@ impl LMemoryStorage {
             to_u64_trunc(max, "memorystorage:Entries: max_size")?
         };
         match self.0.entries(lo, hi, max) {
-            Ok(ents) => {
-                let v: Vec<Ent> = ents.into_iter().map(Ent::full).collect();
-                Ok((OK, LList::entries_view(Rc::new(v)).into_lua(lua)?))
-            }
+            Ok(ents) => Ok((OK, LList::entries_view(Rc::new(ents)).into_lua(lua)?)),
             Err(e) => Ok((
                 code_or_raise(e, "memorystorage:Entries")?,
                 LuaValue::Table(lua.create_table()?),

@@ -444,7 +444,7 @@ impl LuaUserData for LRawNode {
         m.add_method("advance", |_, t, rd: LuaValue| t.advance(&rd));
         m.add_method("tick", |_, t, ()| t.tick());
         m.add_method("step", |_, t, v: LuaValue| {
-            let msg = message_from_lua(&v, "rawnode:step")?.to_core();
+            let msg = message_from_lua(&v, "rawnode:step")?.m;
             t.call("step", true, |n| n.step(msg))
         });
         m.add_method("campaign", |_, t, ()| {

@@ -4,12 +4,12 @@
 use std::rc::Rc;
 
 use mlua::prelude::*;
-use raft_core::eraftpb::{HardState, Message, Snapshot};
+use raft_core::eraftpb::{Entry, HardState, Message, Snapshot};
 use raft_core::{Ready, SoftState};
 
 use crate::list::LList;
 use crate::pb::hardstate::LHardState;
-use crate::pb::presence::{Ent, Hs};
+use crate::pb::presence::Hs;
 use crate::pb::snapshot::LSnapshot;
 use crate::readstate::LReadState;
 use crate::util::{err, key_str, unknown_member};
@@ -25,8 +25,8 @@ pub struct LReady {
     soft_state: Option<SoftState>,
     hard_state: Option<HardState>,
     read_states: Rc<Vec<LReadState>>,
-    entries: Rc<Vec<Ent>>,
-    committed_entries: Rc<Vec<Ent>>,
+    entries: Rc<Vec<Entry>>,
+    committed_entries: Rc<Vec<Entry>>,
     messages: Rc<Vec<Message>>,
     snapshot: Snapshot,
     must_sync: bool,
@@ -49,8 +49,8 @@ impl LReady {
                     })
                     .collect(),
             ),
-            entries: Rc::new(rd.entries.into_iter().map(Ent::full).collect()),
-            committed_entries: Rc::new(rd.committed_entries.into_iter().map(Ent::full).collect()),
+            entries: Rc::new(rd.entries),
+            committed_entries: Rc::new(rd.committed_entries),
             messages: Rc::new(rd.messages),
             snapshot: rd.snapshot,
             must_sync: rd.must_sync,

@@ -32,14 +32,18 @@ describe("pb.entry", function()
         local e = pb.entry(5, 2, "x", pb.EntryConfChange)
         assert.are.same({ 5, 2, "x", 1 }, { e.index, e.term, e.data, e.type })
     end)
-    it("reads 0 for unset numbers and counts only set fields in byte_size", function()
+    it("reads 0 for unset numbers and writes them as etcd does", function()
         local e = pb.entry()
         assert.are.same({ 0, 0, 0 }, { e.index, e.term, e.type })
-        assert.are.equal(0, e:byte_size())
-        assert.are.equal("", e:serialize())
+        -- gogoproto always writes Type, Term and Index; Data only when set.
+        assert.are.equal("080010001800", hex(e:serialize()))
+        assert.are.equal(6, e:byte_size())
         e.index = 1
-        assert.are.equal(2, e:byte_size())
-        assert.are.equal("1801", hex(e:serialize()))
+        assert.are.equal(6, e:byte_size())
+        assert.are.equal("080010001801", hex(e:serialize()))
+        e.data = ""
+        assert.are.equal("0800100018012200", hex(e:serialize()))
+        assert.are.equal(8, e:byte_size())
     end)
     it("serializes like etcd when every field is set", function()
         local e = pb.entry(2, 1, "hi", pb.EntryNormal)
@@ -93,13 +97,43 @@ describe("pb.message", function()
             assert.is_nil(m[f], f)
         end
         assert.are.equal(0, #m.entries)
-        assert.are.equal("", m:serialize())
+        -- Every non-nullable field is written, zero or not.
+        assert.are.equal("0800100018002000280030004000500058006800", hex(m:serialize()))
+        assert.are.equal(20, m:byte_size())
+        -- Reading stays nil for what the script never set.
+        assert.is_nil(m.term)
     end)
-    it("serializes set fields only, in etcd's field order", function()
+    it("serializes whichever fields were set as etcd does, in field order", function()
         local m = pb.message()
         m.to = 2
         m.type = pb.MsgHeartbeat
-        assert.are.equal("08081002", hex(m:serialize()))
+        assert.are.equal("0808100218002000280030004000500058006800", hex(m:serialize()))
+        assert.are.equal(#m:serialize(), m:byte_size())
+    end)
+    it("matches etcd's bytes for every message type", function()
+        local function varint(n)
+            local out = {}
+            repeat
+                local b = n & 0x7f
+                n = n >> 7
+                if n > 0 then b = b | 0x80 end
+                out[#out + 1] = string.format("%02x", b)
+            until n == 0
+            return table.concat(out)
+        end
+        for t = pb.MessageType_MIN, pb.MessageType_MAX do
+            local m = pb.message()
+            m.type = t
+            m.from = 1
+            m.term = 300
+            local want = "08" .. varint(t) .. "1000" .. "1801" .. "20ac02"
+                .. "2800300040005000" .. "58006800"
+            assert.are.equal(want, hex(m:serialize()), pb.MessageType_Name(t))
+            assert.are.equal(#want // 2, m:byte_size())
+            local back = pb.message()
+            assert.is_true(back:parser(m:serialize()))
+            assert.are.equal(m:serialize(), back:serialize())
+        end
     end)
     it("is byte-identical to etcd with every field set", function()
         local m = pb.message()
@@ -174,7 +208,9 @@ describe("pb.hardstate", function()
         local hs = pb.hardstate(3, 7)
         assert.are.same({ 3, 7 }, { hs.term, hs.commit })
         assert.is_nil(hs.vote)
-        assert.are.equal("08031807", hex(hs:serialize()))
+        -- etcd writes the unset vote as 0.
+        assert.are.equal("080310001807", hex(hs:serialize()))
+        assert.are.equal(6, hs:byte_size())
         hs.vote = 2
         assert.are.equal("080310021807", hex(hs:serialize()))
         local e = pb.hardstate()
@@ -196,6 +232,45 @@ describe("pb.confchange", function()
         local c2 = pb.confchange()
         assert.is_true(c2:parser(cc:serialize()))
         assert.are.same({ 0, 1, 3, "ctx" }, { c2.id, c2.type, c2.nodeid, c2.context })
+    end)
+    it("a confchange built in Lua equals the core's conf-change entries", function()
+        -- Only type and nodeid set: etcd (and the core) still write the id.
+        local cc = pb.confchange()
+        cc.type = pb.ConfChangeAddNode
+        cc.nodeid = 1
+        assert.are.equal("080010001801", hex(cc:serialize()))
+        assert.are.equal(6, cc:byte_size())
+        -- The bootstrap entry the core creates for the same change.
+        local s = raft.memorystorage()
+        local cfg = raft.config()
+        cfg.ID = 1
+        cfg.Storage = s
+        local n = raft.rawnode()
+        n:init(cfg, { 1 })
+        local rd = n:ready()
+        assert.are.equal(pb.EntryConfChange, rd.entries[1].type)
+        assert.are.equal(cc:serialize(), rd.entries[1].data)
+        s:append(rd.entries)
+        s:set_hardstate(rd.hardstate)
+        n:apply_confchange(cc)
+        n:advance(rd)
+        -- The entry propose_confchange appends.
+        n:campaign()
+        while n:has_ready() do
+            local r = n:ready()
+            s:append(r.entries)
+            n:advance(r)
+        end
+        local add = pb.confchange()
+        add.type = pb.ConfChangeAddLearnerNode
+        add.nodeid = 2
+        assert.are.equal(raft.OK, n:propose_confchange(add))
+        local r = n:ready()
+        assert.are.equal(1, #r.entries)
+        assert.are.equal(add:serialize(), r.entries[1].data)
+        assert.are.equal("080010031802", hex(r.entries[1].data))
+        n:advance(r)
+        n:close()
     end)
     it("confchangev2 carries a list of changes", function()
         local cc = pb.confchangev2()

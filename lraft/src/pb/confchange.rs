@@ -1,20 +1,20 @@
 //! `pb.confchange` and `pb.confchangev2`.
 
 use mlua::prelude::*;
-use raft_core::eraftpb::ConfChangeSingle;
+use raft_core::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2};
 use raft_core::proto_ext::ConfChangeI;
 
-use super::presence::{Cc, Cc2};
+use super::codec::{add_codec_methods, Wire};
 use crate::util::{err, lua_u64, to_bytes, to_enum, to_u64, type_desc, unknown_member};
 
 /// A V1 conf change as seen from Lua.
 #[derive(Debug, Clone, Default)]
-pub struct LConfChange(pub Cc);
+pub struct LConfChange(pub ConfChange);
 
 /// A V2 conf change as seen from Lua: `transition`, `changes` (a list of
 /// `{type=…, nodeid=…}` tables), `context`.
 #[derive(Debug, Clone, Default)]
-pub struct LConfChangeV2(pub Cc2);
+pub struct LConfChangeV2(pub ConfChangeV2);
 
 fn ctx_get(lua: &Lua, c: &Option<bytes::Bytes>) -> LuaResult<LuaValue> {
     match c {
@@ -30,87 +30,87 @@ fn ctx_set(v: LuaValue, what: &str) -> LuaResult<Option<bytes::Bytes>> {
     }
 }
 
-macro_rules! codec_methods {
-    ($m:ident, $ty:ident, $inner:ident, $name:literal) => {
-        $m.add_method("serialize", |lua, t, ()| {
-            let mut b = Vec::new();
-            t.0.encode(&mut b);
-            lua.create_string(&b)
-        });
-        $m.add_method("byte_size", |_, t, ()| {
-            let mut b = Vec::new();
-            t.0.encode(&mut b);
-            Ok(b.len() as i64)
-        });
-        $m.add_method_mut("parser", |_, t, v: LuaValue| {
-            let b = to_bytes(&v, concat!($name, ":parser"))?;
-            Ok(match $inner::decode(&b) {
-                Some(x) => {
-                    t.0 = x;
-                    true
-                }
-                None => false,
-            })
-        });
-        $m.add_meta_method(LuaMetaMethod::Index, |_, _, k: LuaValue| -> LuaResult<()> {
-            Err(unknown_member($name, &k))
-        });
-        $m.add_meta_method(
-            LuaMetaMethod::NewIndex,
-            |_, _, (k, _v): (LuaValue, LuaValue)| -> LuaResult<()> {
-                Err(unknown_member($name, &k))
-            },
-        );
-    };
+impl Wire for LConfChange {
+    type Core = ConfChange;
+    fn with_core<R>(&self, f: impl FnOnce(&ConfChange) -> R) -> R {
+        f(&self.0)
+    }
+    fn set_core(&mut self, v: ConfChange) {
+        self.0 = v;
+    }
+}
+
+impl Wire for LConfChangeV2 {
+    type Core = ConfChangeV2;
+    fn with_core<R>(&self, f: impl FnOnce(&ConfChangeV2) -> R) -> R {
+        f(&self.0)
+    }
+    fn set_core(&mut self, v: ConfChangeV2) {
+        self.0 = v;
+    }
+}
+
+/// Unknown members raise, naming the type.
+fn strict_members<T: LuaUserData + 'static, M: LuaUserDataMethods<T>>(
+    m: &mut M,
+    name: &'static str,
+) {
+    m.add_meta_method(
+        LuaMetaMethod::Index,
+        move |_, _, k: LuaValue| -> LuaResult<()> { Err(unknown_member(name, &k)) },
+    );
+    m.add_meta_method(
+        LuaMetaMethod::NewIndex,
+        move |_, _, (k, _v): (LuaValue, LuaValue)| -> LuaResult<()> {
+            Err(unknown_member(name, &k))
+        },
+    );
 }
 
 impl LuaUserData for LConfChange {
     fn add_fields<F: LuaUserDataFields<Self>>(f: &mut F) {
-        f.add_field_method_get("id", |_, t| Ok(lua_u64(t.0.cc.id)));
-        f.add_field_method_get("type", |_, t| Ok(i64::from(t.0.cc.change_type)));
-        f.add_field_method_get("nodeid", |_, t| Ok(lua_u64(t.0.cc.node_id)));
-        f.add_field_method_get("context", |lua, t| ctx_get(lua, &t.0.cc.context));
+        f.add_field_method_get("id", |_, t| Ok(lua_u64(t.0.id)));
+        f.add_field_method_get("type", |_, t| Ok(i64::from(t.0.change_type)));
+        f.add_field_method_get("nodeid", |_, t| Ok(lua_u64(t.0.node_id)));
+        f.add_field_method_get("context", |lua, t| ctx_get(lua, &t.0.context));
         f.add_field_method_set("id", |_, t, v: LuaValue| {
-            t.0.cc.id = to_u64(&v, "confchange.id")?;
-            t.0.has |= Cc::ID;
+            t.0.id = to_u64(&v, "confchange.id")?;
             Ok(())
         });
         f.add_field_method_set("type", |_, t, v: LuaValue| {
-            t.0.cc.change_type = to_enum(&v, "confchange.type")?;
-            t.0.has |= Cc::TYPE;
+            t.0.change_type = to_enum(&v, "confchange.type")?;
             Ok(())
         });
         f.add_field_method_set("nodeid", |_, t, v: LuaValue| {
-            t.0.cc.node_id = to_u64(&v, "confchange.nodeid")?;
-            t.0.has |= Cc::NODE;
+            t.0.node_id = to_u64(&v, "confchange.nodeid")?;
             Ok(())
         });
         f.add_field_method_set("context", |_, t, v: LuaValue| {
-            t.0.cc.context = ctx_set(v, "confchange.context")?;
+            t.0.context = ctx_set(v, "confchange.context")?;
             Ok(())
         });
     }
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
-        codec_methods!(m, LConfChange, Cc, "confchange");
+        add_codec_methods(m, "confchange");
+        strict_members(m, "confchange");
     }
 }
 
 impl LuaUserData for LConfChangeV2 {
     fn add_fields<F: LuaUserDataFields<Self>>(f: &mut F) {
-        f.add_field_method_get("transition", |_, t| Ok(i64::from(t.0.cc.transition)));
+        f.add_field_method_get("transition", |_, t| Ok(i64::from(t.0.transition)));
         f.add_field_method_set("transition", |_, t, v: LuaValue| {
-            t.0.cc.transition = to_enum(&v, "confchangev2.transition")?;
-            t.0.has |= 1;
+            t.0.transition = to_enum(&v, "confchangev2.transition")?;
             Ok(())
         });
-        f.add_field_method_get("context", |lua, t| ctx_get(lua, &t.0.cc.context));
+        f.add_field_method_get("context", |lua, t| ctx_get(lua, &t.0.context));
         f.add_field_method_set("context", |_, t, v: LuaValue| {
-            t.0.cc.context = ctx_set(v, "confchangev2.context")?;
+            t.0.context = ctx_set(v, "confchangev2.context")?;
             Ok(())
         });
         f.add_field_method_get("changes", |lua, t| {
             let out = lua.create_table()?;
-            for (i, c) in t.0.cc.changes.iter().enumerate() {
+            for (i, c) in t.0.changes.iter().enumerate() {
                 let x = lua.create_table()?;
                 x.set("type", i64::from(c.change_type))?;
                 x.set("nodeid", lua_u64(c.node_id))?;
@@ -136,12 +136,13 @@ impl LuaUserData for LConfChangeV2 {
                     node_id: to_u64(&x.get("nodeid")?, "confchangev2.changes[i].nodeid")?,
                 });
             }
-            t.0.cc.changes = out;
+            t.0.changes = out;
             Ok(())
         });
     }
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
-        codec_methods!(m, LConfChangeV2, Cc2, "confchangev2");
+        add_codec_methods(m, "confchangev2");
+        strict_members(m, "confchangev2");
     }
 }
 
@@ -149,10 +150,10 @@ impl LuaUserData for LConfChangeV2 {
 pub fn confchange_from_lua(v: &LuaValue, what: &str) -> LuaResult<ConfChangeI> {
     if let LuaValue::UserData(ud) = v {
         if let Ok(c) = ud.borrow::<LConfChange>() {
-            return Ok(ConfChangeI::V1(c.0.cc.clone()));
+            return Ok(ConfChangeI::V1(c.0.clone()));
         }
         if let Ok(c) = ud.borrow::<LConfChangeV2>() {
-            return Ok(ConfChangeI::V2(c.0.cc.clone()));
+            return Ok(ConfChangeI::V2(c.0.clone()));
         }
     }
     Err(err(format!(

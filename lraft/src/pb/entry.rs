@@ -3,36 +3,43 @@
 use mlua::prelude::*;
 use raft_core::eraftpb::Entry;
 
-use super::presence::Ent;
+use super::codec::{add_codec_methods, Wire};
 use crate::util::{err, lua_u64, to_bytes, to_enum, to_u64, type_desc, unknown_member};
 
-/// A log entry as seen from Lua.
+/// A log entry as seen from Lua (numbers read 0 when unset).
 #[derive(Debug, Clone, Default)]
-pub struct LEntry(pub Ent);
+pub struct LEntry(pub Entry);
+
+impl Wire for LEntry {
+    type Core = Entry;
+    fn with_core<R>(&self, f: impl FnOnce(&Entry) -> R) -> R {
+        f(&self.0)
+    }
+    fn set_core(&mut self, v: Entry) {
+        self.0 = v;
+    }
+}
 
 impl LuaUserData for LEntry {
     fn add_fields<F: LuaUserDataFields<Self>>(f: &mut F) {
-        f.add_field_method_get("index", |_, t| Ok(lua_u64(t.0.e.index)));
-        f.add_field_method_get("term", |_, t| Ok(lua_u64(t.0.e.term)));
-        f.add_field_method_get("type", |_, t| Ok(t.0.e.entry_type as i64));
-        f.add_field_method_get("data", |lua, t| lua.create_string(t.0.e.data()));
+        f.add_field_method_get("index", |_, t| Ok(lua_u64(t.0.index)));
+        f.add_field_method_get("term", |_, t| Ok(lua_u64(t.0.term)));
+        f.add_field_method_get("type", |_, t| Ok(t.0.entry_type as i64));
+        f.add_field_method_get("data", |lua, t| lua.create_string(t.0.data()));
         f.add_field_method_set("index", |_, t, v: LuaValue| {
-            t.0.e.index = to_u64(&v, "entry.index")?;
-            t.0.has |= Ent::INDEX;
+            t.0.index = to_u64(&v, "entry.index")?;
             Ok(())
         });
         f.add_field_method_set("term", |_, t, v: LuaValue| {
-            t.0.e.term = to_u64(&v, "entry.term")?;
-            t.0.has |= Ent::TERM;
+            t.0.term = to_u64(&v, "entry.term")?;
             Ok(())
         });
         f.add_field_method_set("type", |_, t, v: LuaValue| {
-            t.0.e.entry_type = to_enum(&v, "entry.type")?;
-            t.0.has |= Ent::TYPE;
+            t.0.entry_type = to_enum(&v, "entry.type")?;
             Ok(())
         });
         f.add_field_method_set("data", |_, t, v: LuaValue| {
-            t.0.e.data = match v {
+            t.0.data = match v {
                 LuaValue::Nil => None,
                 v => Some(to_bytes(&v, "entry.data")?),
             };
@@ -41,30 +48,15 @@ impl LuaUserData for LEntry {
     }
 
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
-        m.add_method("byte_size", |_, t, ()| Ok(t.0.byte_size() as i64));
-        m.add_method("payload_size", |_, t, ()| Ok(t.0.e.data().len() as i64));
-        m.add_method("serialize", |lua, t, ()| {
-            let mut b = Vec::with_capacity(t.0.byte_size());
-            t.0.encode(&mut b);
-            lua.create_string(&b)
-        });
-        m.add_method_mut("parser", |_, t, v: LuaValue| {
-            let b = to_bytes(&v, "entry:parser")?;
-            Ok(match Ent::decode(&b) {
-                Some(e) => {
-                    t.0 = e;
-                    true
-                }
-                None => false,
-            })
-        });
+        add_codec_methods(m, "entry");
+        m.add_method("payload_size", |_, t, ()| Ok(t.0.data().len() as i64));
         m.add_meta_method(LuaMetaMethod::ToString, |_, t, ()| {
             Ok(format!(
                 "entry{{index={}, term={}, type={}, {} bytes}}",
-                t.0.e.index,
-                t.0.e.term,
-                t.0.e.entry_type,
-                t.0.e.data().len()
+                t.0.index,
+                t.0.term,
+                t.0.entry_type,
+                t.0.data().len()
             ))
         });
         m.add_meta_method(LuaMetaMethod::Index, |_, _, k: LuaValue| -> LuaResult<()> {
@@ -84,27 +76,24 @@ pub fn new_entry(
     _: &Lua,
     (index, term, data, ty): (LuaValue, LuaValue, LuaValue, LuaValue),
 ) -> LuaResult<LEntry> {
-    let mut e = Ent::default();
+    let mut e = Entry::default();
     if !index.is_nil() {
-        e.e.index = to_u64(&index, "pb.entry: index")?;
-        e.has |= Ent::INDEX;
+        e.index = to_u64(&index, "pb.entry: index")?;
     }
     if !term.is_nil() {
-        e.e.term = to_u64(&term, "pb.entry: term")?;
-        e.has |= Ent::TERM;
+        e.term = to_u64(&term, "pb.entry: term")?;
     }
     if !data.is_nil() {
-        e.e.data = Some(to_bytes(&data, "pb.entry: data")?);
+        e.data = Some(to_bytes(&data, "pb.entry: data")?);
     }
     if !ty.is_nil() {
-        e.e.entry_type = to_enum(&ty, "pb.entry: type")?;
-        e.has |= Ent::TYPE;
+        e.entry_type = to_enum(&ty, "pb.entry: type")?;
     }
     Ok(LEntry(e))
 }
 
 /// Reads one entry argument (an entry object).
-pub fn entry_from_lua(v: &LuaValue, what: &str) -> LuaResult<Ent> {
+pub fn entry_from_lua(v: &LuaValue, what: &str) -> LuaResult<Entry> {
     if let LuaValue::UserData(ud) = v {
         if let Ok(e) = ud.borrow::<LEntry>() {
             return Ok(e.0.clone());
@@ -117,7 +106,7 @@ pub fn entry_from_lua(v: &LuaValue, what: &str) -> LuaResult<Ent> {
 }
 
 /// Reads a list of entries: a Lua list of entry objects or an entry list view.
-pub fn entries_from_lua(v: &LuaValue, what: &str) -> LuaResult<Vec<Ent>> {
+pub fn entries_from_lua(v: &LuaValue, what: &str) -> LuaResult<Vec<Entry>> {
     match v {
         LuaValue::Table(t) => {
             let n = t.raw_len();
@@ -144,9 +133,4 @@ pub fn entries_from_lua(v: &LuaValue, what: &str) -> LuaResult<Vec<Ent>> {
             type_desc(other)
         ))),
     }
-}
-
-/// Core entries from presence-tracked ones.
-pub fn core_entries(ents: Vec<Ent>) -> Vec<Entry> {
-    ents.into_iter().map(|e| e.e).collect()
 }

@@ -2,12 +2,23 @@
 
 use mlua::prelude::*;
 
+use super::codec::{add_codec_methods, Wire};
 use super::presence::Hs;
-use crate::util::{err, lua_u64, to_bytes, to_u64, type_desc, unknown_member};
+use crate::util::{err, lua_u64, to_u64, type_desc, unknown_member};
 
 /// A hard state as seen from Lua; unset fields read as `nil`.
 #[derive(Debug, Clone, Default)]
 pub struct LHardState(pub Hs);
+
+impl Wire for LHardState {
+    type Core = raft_core::eraftpb::HardState;
+    fn with_core<R>(&self, f: impl FnOnce(&Self::Core) -> R) -> R {
+        f(&self.0.hs)
+    }
+    fn set_core(&mut self, v: Self::Core) {
+        self.0 = Hs::full(v);
+    }
+}
 
 fn field(t: &Hs, bit: u8, v: u64) -> LuaValue {
     if t.has & bit != 0 {
@@ -39,26 +50,7 @@ impl LuaUserData for LHardState {
         });
     }
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
-        m.add_method("serialize", |lua, t, ()| {
-            let mut b = Vec::new();
-            t.0.encode(&mut b);
-            lua.create_string(&b)
-        });
-        m.add_method("byte_size", |_, t, ()| {
-            let mut b = Vec::new();
-            t.0.encode(&mut b);
-            Ok(b.len() as i64)
-        });
-        m.add_method_mut("parser", |_, t, v: LuaValue| {
-            let b = to_bytes(&v, "hardstate:parser")?;
-            Ok(match Hs::decode(&b) {
-                Some(h) => {
-                    t.0 = h;
-                    true
-                }
-                None => false,
-            })
-        });
+        add_codec_methods(m, "hardstate");
         m.add_meta_method(LuaMetaMethod::ToString, |_, t, ()| {
             Ok(format!(
                 "hardstate{{term={}, vote={}, commit={}}}",

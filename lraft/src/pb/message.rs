@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use mlua::prelude::*;
 
+use super::codec::{add_codec_methods, Wire};
 use super::entry::{entries_from_lua, LEntry};
 use super::presence::{Msg, MSG_FIELDS};
 use super::snapshot::LSnapshot;
@@ -14,17 +15,27 @@ use crate::util::{err, key_str, lua_u64, to_bool, to_bytes, to_u64, type_desc, u
 #[derive(Debug, Clone, Default)]
 pub struct LMessage(pub Msg);
 
+impl Wire for LMessage {
+    type Core = raft_core::eraftpb::Message;
+    fn with_core<R>(&self, f: impl FnOnce(&Self::Core) -> R) -> R {
+        f(&self.0.m)
+    }
+    fn set_core(&mut self, v: Self::Core) {
+        self.0 = Msg::full(v);
+    }
+}
+
 fn get(lua: &Lua, t: &LMessage, key: LuaValue) -> LuaResult<LuaValue> {
     if let LuaValue::Integer(i) = key {
         return match usize::try_from(i).ok().and_then(|i| i.checked_sub(1)) {
-            Some(i) if i < t.0.ents.len() => LEntry(t.0.ents[i].clone()).into_lua(lua),
+            Some(i) if i < t.0.m.entries.len() => LEntry(t.0.m.entries[i].clone()).into_lua(lua),
             _ => Ok(LuaValue::Nil),
         };
     }
     let Some(k) = key_str(&key) else {
         return Err(unknown_member("message", &key));
     };
-    if let Some(i) = MSG_FIELDS.iter().position(|(n, _)| *n == k) {
+    if let Some(i) = MSG_FIELDS.iter().position(|n| *n == k) {
         if t.0.has & Msg::bit(i) == 0 {
             return Ok(LuaValue::Nil);
         }
@@ -45,7 +56,7 @@ fn get(lua: &Lua, t: &LMessage, key: LuaValue) -> LuaResult<LuaValue> {
             Some(s) => LSnapshot::new(s.clone()).into_lua(lua),
             None => Ok(LuaValue::Nil),
         },
-        "entries" => LList::entries_view(Rc::new(t.0.ents.clone())).into_lua(lua),
+        "entries" => LList::entries_view(Rc::new(t.0.m.entries.clone())).into_lua(lua),
         _ => Err(unknown_member("message", &key)),
     }
 }
@@ -54,7 +65,7 @@ fn set(t: &mut LMessage, key: LuaValue, v: LuaValue) -> LuaResult<()> {
     let Some(k) = key_str(&key) else {
         return Err(unknown_member("message", &key));
     };
-    if let Some(i) = MSG_FIELDS.iter().position(|(n, _)| *n == k) {
+    if let Some(i) = MSG_FIELDS.iter().position(|n| *n == k) {
         let what = format!("message.{k}");
         if v.is_nil() {
             t.0.set(i, 0);
@@ -94,7 +105,7 @@ fn set(t: &mut LMessage, key: LuaValue, v: LuaValue) -> LuaResult<()> {
                 }
             };
         }
-        "entries" => t.0.ents = entries_from_lua(&v, "message.entries")?,
+        "entries" => t.0.m.entries = entries_from_lua(&v, "message.entries")?,
         _ => return Err(unknown_member("message", &key)),
     }
     Ok(())
@@ -102,28 +113,16 @@ fn set(t: &mut LMessage, key: LuaValue, v: LuaValue) -> LuaResult<()> {
 
 impl LuaUserData for LMessage {
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
-        m.add_method("serialize", |lua, t, ()| {
-            let mut b = Vec::with_capacity(t.0.byte_size());
-            t.0.encode(&mut b);
-            lua.create_string(&b)
-        });
-        m.add_method("byte_size", |_, t, ()| Ok(t.0.byte_size() as i64));
-        m.add_method_mut("parser", |_, t, v: LuaValue| {
-            let b = to_bytes(&v, "message:parser")?;
-            Ok(match Msg::decode(&b) {
-                Some(x) => {
-                    t.0 = x;
-                    true
-                }
-                None => false,
-            })
-        });
+        add_codec_methods(m, "message");
         m.add_meta_method(LuaMetaMethod::Index, |lua, t, k: LuaValue| get(lua, t, k));
         m.add_meta_method_mut(
             LuaMetaMethod::NewIndex,
             |_, t, (k, v): (LuaValue, LuaValue)| set(t, k, v),
         );
-        m.add_meta_method(LuaMetaMethod::Len, |_, t, ()| Ok(t.0.ents.len() as i64));
+        m.add_meta_method(
+            LuaMetaMethod::Len,
+            |_, t, ()| Ok(t.0.m.entries.len() as i64),
+        );
         m.add_meta_method(LuaMetaMethod::ToString, |_, t, ()| {
             let ty = raft_core::eraftpb::MessageType::try_from(t.0.m.msg_type)
                 .map(|x| x.as_str_name().to_string())
@@ -133,7 +132,7 @@ impl LuaUserData for LMessage {
                 t.0.m.from,
                 t.0.m.to,
                 t.0.m.term,
-                t.0.ents.len()
+                t.0.m.entries.len()
             ))
         });
     }

@@ -1,12 +1,12 @@
 //! `lraft.pb`: message constructors, enums and codecs.
 
+pub mod codec;
 pub mod confchange;
 pub mod entry;
 pub mod hardstate;
 pub mod message;
 pub mod presence;
 pub mod snapshot;
-pub mod wire;
 
 use mlua::prelude::*;
 use raft_core::eraftpb::{ConfChangeTransition, ConfChangeType, EntryType, MessageType};

@@ -7,6 +7,8 @@ use mlua::prelude::*;
 use prost::Message as _;
 use raft_core::eraftpb::{ConfState, Snapshot};
 
+use super::codec::{add_codec_methods, Wire};
+
 use crate::util::{
     err, lua_u64, to_bool, to_bytes, to_u64, to_u64_list, type_desc, u64_list, unknown_member,
 };
@@ -27,6 +29,16 @@ impl LSnapshot {
     }
 }
 
+impl Wire for LSnapshot {
+    type Core = Snapshot;
+    fn with_core<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        f(&self.0.borrow())
+    }
+    fn set_core(&mut self, v: Snapshot) {
+        *self.0.borrow_mut() = v;
+    }
+}
+
 impl LuaUserData for LSnapshot {
     fn add_fields<F: LuaUserDataFields<Self>>(f: &mut F) {
         f.add_field_method_get("data", |lua, t| lua.create_string(t.0.borrow().data()));
@@ -40,24 +52,8 @@ impl LuaUserData for LSnapshot {
         f.add_field_method_get("metadata", |_, t| Ok(LSnapMeta(t.0.clone())));
     }
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
-        m.add_method("serialize", |lua, t, ()| {
-            lua.create_string(t.0.borrow().encode_to_vec())
-        });
-        m.add_method(
-            "byte_size",
-            |_, t, ()| Ok(t.0.borrow().encoded_len() as i64),
-        );
+        add_codec_methods(m, "snapshot");
         m.add_method("empty", |_, t, ()| Ok(t.0.borrow().metadata.index == 0));
-        m.add_method("parser", |_, t, v: LuaValue| {
-            let b = to_bytes(&v, "snapshot:parser")?;
-            Ok(match Snapshot::decode(&b[..]) {
-                Ok(s) => {
-                    *t.0.borrow_mut() = s;
-                    true
-                }
-                Err(_) => false,
-            })
-        });
         m.add_meta_method(LuaMetaMethod::ToString, |_, t, ()| {
             let s = t.0.borrow();
             Ok(format!(
