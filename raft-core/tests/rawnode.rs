@@ -504,7 +504,7 @@ fn ready_may_be_taken_again_while_nothing_awaits_advance() {
     raw.propose(&b"a"[..]).unwrap();
     raw.propose(&b"b"[..]).unwrap();
     let mut last_sent = 0;
-    for round in 0..20 {
+    for _ in 0..20 {
         if !raw.has_ready() {
             break;
         }
