@@ -584,11 +584,15 @@ public:
         check(raft_rawnode_has_ready(p_, &b));
         return b;
     }
+    // May be called again before advance() while the Readys taken await no
+    // acknowledgement (etcd's rule); each Ready owns its views until it is
+    // destroyed. Throws raft::Error(RAFT_ERR_MISUSE) while one awaits advance.
     Ready ready() {
         raft_ready *r = nullptr;
         check(raft_rawnode_ready(p_, &r));
         return Ready(r);
     }
+    // Acknowledges every Ready taken since the last advance().
     void advance() { check(raft_rawnode_advance(p_)); }
     raft_status status() const {
         raft_status s{};

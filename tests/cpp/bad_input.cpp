@@ -224,6 +224,31 @@ int main() {
         return ok;
     });
 
+    run("C++: a second Ready before advance (etcd's rule)", [] {
+        bool ok = true;
+        raft::MemoryStorage ms;
+        raft::Config c(1);
+        c->log_level = RAFT_LOG_OFF;
+        raft::RawNode node(c, ms);
+        // Nothing to acknowledge: two Readys may be taken, both stay valid.
+        raft::Ready look = node.ready();
+        raft::Ready again = node.ready();
+        EXPECT(look.entries().size() == 0 && again.messages().size() == 0);
+        node.advance();
+        node.bootstrap({1});
+        raft::Ready rd = node.ready();
+        EXPECT(rd.entries().size() == 1);
+        try {
+            raft::Ready twice = node.ready();
+            EXPECT(false);
+        } catch (const raft::Error &e) {
+            EXPECT(e.code() == RAFT_ERR_MISUSE);
+        }
+        EXPECT(rd.entries().size() == 1);  // the refused call changed nothing
+        node.advance();
+        return ok;
+    });
+
     run("use of a freed Ready through the documented pattern", [] {
         bool ok = true;
         Single s;
