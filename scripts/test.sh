@@ -19,6 +19,7 @@ step() { # step NAME CMD... : one pass/fail unit
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo doc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 
 # Rust tests: count the individual tests.
 echo "=== cargo test --workspace"

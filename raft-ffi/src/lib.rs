@@ -4,12 +4,13 @@
 //! Every exported function is `raft_<type>_<verb>`, returns a stable
 //! [`raft_result`] code when it can fail, writes out-parameters only on
 //! success, refuses NULL where a value is required, and runs its body under a
-//! panic guard ([`guard`]), so that no panic crosses the C boundary.
+//! panic guard (module `guard`), so that no panic crosses the C boundary.
 //!
-//! Handles: [`raft_rawnode`] (a RawNode), [`raft_ready`] (one Ready),
-//! [`raft_memory_storage`] (the in-memory storage) and [`raft_decoded`] (the
+//! Handles: `raft_rawnode` (a RawNode), `raft_ready` (one Ready),
+//! `raft_memory_storage` (the in-memory storage) and `raft_decoded` (the
 //! owner of decoded protobuf views). A storage written in C is a
-//! [`raft_storage_callbacks`] table.
+//! `raft_storage_callbacks` table. The C declarations and their rules are in
+//! `include/raft.h`.
 
 // The C names (`raft_rawnode`, `RAFT_OK`, ...) are the ABI; keep them in Rust.
 #![allow(non_camel_case_types)]
