@@ -54,8 +54,6 @@ struct Live {
     /// Sequence number of the newest Ready acknowledged by `advance`: the
     /// Readys after it await acknowledgement.
     advanced: u64,
-    /// Why the node failed, once it did.
-    fatal: Option<String>,
 }
 
 enum Slot {
@@ -130,18 +128,6 @@ impl LRawNode {
             return Err(err(format!("rawnode:{what}: step_func raised: {e}")));
         }
         if l.node.is_failed() {
-            if l.fatal.is_none() {
-                let why = match &r {
-                    Err(e @ Error::Store(_)) => e.to_string(),
-                    // The core keeps the reason; a Ready request on a failed
-                    // node reports it without side effects.
-                    _ => match l.node.ready() {
-                        Err(e) => e.to_string(),
-                        Ok(_) => "unknown failure".into(),
-                    },
-                };
-                l.fatal = Some(why);
-            }
             return Err(self.failed(l, what));
         }
         match r {
@@ -162,7 +148,7 @@ impl LRawNode {
     fn failed(&self, l: &Live, what: &str) -> LuaError {
         err(format!(
             "rawnode:{what}: the node failed and refuses further calls: {}",
-            l.fatal.as_deref().unwrap_or("unknown failure")
+            l.node.failure().unwrap_or("unknown failure")
         ))
     }
 
@@ -174,7 +160,7 @@ impl LRawNode {
         f: impl FnOnce(&mut Node) -> raft_core::Result<()>,
     ) -> LuaResult<i64> {
         self.with(what, |l| {
-            if l.fatal.is_some() {
+            if l.node.is_failed() {
                 return Err(self.failed(l, what));
             }
             let r = f(&mut l.node);
@@ -238,14 +224,13 @@ impl LRawNode {
             node,
             seq: 0,
             advanced: 0,
-            fatal: None,
         }));
         Ok(())
     }
 
     fn ready(&self) -> LuaResult<LReady> {
         let (rd, seq) = self.with("ready", |l| {
-            if l.fatal.is_some() {
+            if l.node.is_failed() {
                 return Err(self.failed(l, "ready"));
             }
             let r = l.node.ready();
@@ -277,7 +262,7 @@ impl LRawNode {
             }
         };
         self.with("advance", |l| {
-            if l.fatal.is_some() {
+            if l.node.is_failed() {
                 return Err(self.failed(l, "advance"));
             }
             // As in etcd, advance acknowledges every Ready handed out since
@@ -300,10 +285,7 @@ impl LRawNode {
 
     fn has_ready(&self) -> LuaResult<bool> {
         self.with("has_ready", |l| {
-            if l.fatal.is_some() || l.node.is_failed() {
-                if l.fatal.is_none() {
-                    self.finish(l, "has_ready", Ok(()), false)?;
-                }
+            if l.node.is_failed() {
                 return Err(self.failed(l, "has_ready"));
             }
             Ok(l.node.has_ready())
@@ -498,6 +480,8 @@ impl LuaUserData for LRawNode {
         });
         m.add_method("status", |lua, t, ()| t.status(lua));
         m.add_method("close", |_, t, ()| t.close());
+        // `local n <close> = raft.rawnode()` closes the node at scope exit.
+        m.add_meta_method(LuaMetaMethod::Close, |_, t, _: LuaMultiValue| t.close());
         m.add_meta_method(LuaMetaMethod::Index, |lua, t, k: LuaValue| {
             t.get_field(lua, &k)
         });

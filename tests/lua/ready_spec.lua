@@ -142,3 +142,22 @@ describe("rawnode:ready before advance", function()
         c:cleanup()
     end)
 end)
+
+describe("rawnode as a to-be-closed variable", function()
+    it("is closed when its scope ends", function()
+        local kept
+        do
+            local n <close> = raft.rawnode()
+            local cfg = raft.config()
+            cfg.ID = 1
+            cfg.Storage = raft.memorystorage()
+            n:init(cfg, { 1 })
+            kept = n
+            assert.matches("rawnode{id=1}", tostring(n), 1, true)
+        end
+        assert.matches("closed", tostring(kept))
+        local ok, err = pcall(kept.tick, kept)
+        assert.is_false(ok)
+        assert.truthy(err:find("closed", 1, true))
+    end)
+end)
