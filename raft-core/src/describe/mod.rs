@@ -1,7 +1,7 @@
 //! Human-readable descriptions of entries, messages, snapshots and states in
-//! the exact formats of etcd's `Describe*` functions (see
-//! `conformance/README.md` §4.9). Used by the conformance runners and for
-//! debugging.
+//! the exact formats of etcd's `Describe*` functions (`describe.go` in
+//! etcd-io/raft), which its data-driven transcripts print. Used by the
+//! conformance runners and for logging messages readably.
 
 use std::fmt::Write as _;
 
@@ -16,12 +16,7 @@ mod print_table;
 
 pub use go_quote::{go_is_print, go_quote, push_go_quoted};
 
-/// The `to` of messages addressed to the local append thread (async
-/// storage writes).
-pub const LOCAL_APPEND_THREAD: u64 = u64::MAX;
-/// The `to` of messages addressed to the local apply thread (async storage
-/// writes).
-pub const LOCAL_APPLY_THREAD: u64 = u64::MAX - 1;
+use crate::raft::{LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 
 /// Appends a message endpoint: `None` for 0, `AppendThread`/`ApplyThread`
 /// for the local storage threads, otherwise the id in hex.
