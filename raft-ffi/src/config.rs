@@ -6,9 +6,9 @@ use std::sync::Arc;
 use raft_core::logger::StderrLogger;
 use raft_core::{Config, Level, Logger, ReadOnlyOption};
 
+use crate::enums::{enum_in, raft_log_level, raft_read_only_option};
 use crate::guard::{guard, out_ptr};
 use crate::logger::{raft_log_fn, CallbackLogger};
-use crate::messages::check_enum;
 use crate::result::{raft_result, FfiResult};
 
 /// Every option of a node. Fill it with `raft_config_init` and change
@@ -110,11 +110,11 @@ pub unsafe extern "C" fn raft_config_init(cfg: *mut raft_config, id: u64) -> raf
 
 /// The core configuration described by `c` (not yet validated by the core).
 pub fn config_in(c: &raft_config) -> FfiResult<Config> {
-    let read_only_option = match check_enum(c.read_only_option, 1, "config.read_only_option")? {
-        0 => ReadOnlyOption::Safe,
-        _ => ReadOnlyOption::LeaseBased,
-    };
-    let level = Level::from_u8(check_enum(c.log_level, 5, "config.log_level")? as u8);
+    let read_only_option = ReadOnlyOption::from(enum_in::<raft_read_only_option>(
+        c.read_only_option,
+        "config.read_only_option",
+    )?);
+    let level = Level::from(enum_in::<raft_log_level>(c.log_level, "config.log_level")?);
     let logger: Arc<dyn Logger> = match c.log_fn {
         Some(f) => Arc::new(CallbackLogger::new(f, c.log_userdata, level)),
         None => Arc::new(StderrLogger::new(level)),

@@ -1,10 +1,62 @@
 //! The C enums. Values equal etcd's raftpb numbers. In structs and
-//! parameters the C side passes them as `int32_t`; the library checks the
-//! value before use.
+//! parameters the C side passes them as `int32_t`.
+//!
+//! Each C enum is tied to its core enum by `From` conversions written as
+//! exhaustive matches (a variant added on either side fails to compile until
+//! it is mapped), and `int32_t` values from C are read with [`enum_in`]
+//! through `TryFrom<i32>`, which accepts exactly the values of the enum: no
+//! hand-written range bound can go stale. The unit tests below check every
+//! raftpb value round-trips.
 
-// The enums are the C constants: cbindgen exports them; Rust code checks
-// the plain `int32_t` values it receives against their ranges instead.
-#![allow(dead_code)]
+use raft_core::eraftpb::{ConfChangeTransition, ConfChangeType, EntryType, MessageType};
+use raft_core::tracker::ProgressState;
+use raft_core::{Level, ReadOnlyOption, SnapshotStatus, StateRole};
+
+use crate::result::{Fail, FfiResult};
+
+/// Reads an `int32_t` enum value from C as `E`; any other value is
+/// RAFT_ERR_INVALID_ARGUMENT naming `what`.
+pub fn enum_in<E: TryFrom<i32>>(v: i32, what: &str) -> FfiResult<E> {
+    E::try_from(v).map_err(|_| Fail::invalid(format!("{what}: {v} is not a valid value")))
+}
+
+/// Reads an `int32_t` raftpb enum value from C (checked against `C`, the C
+/// enum tied to the core's) and returns the core's number for it.
+pub fn pb_enum_in<C>(v: i32, what: &str) -> FfiResult<i32>
+where
+    C: TryFrom<i32> + Into<i32>,
+{
+    Ok(enum_in::<C>(v, what)?.into())
+}
+
+/// Ties a C enum to a core enum both ways with exhaustive matches, plus
+/// `TryFrom<i32>` (through the C variants) and `Into<i32>`.
+macro_rules! tie {
+    ($c:ident <=> $core:ty { $($cv:ident <=> $corev:path),+ $(,)? }) => {
+        impl From<$core> for $c {
+            fn from(v: $core) -> Self {
+                match v { $($corev => $c::$cv),+ }
+            }
+        }
+        impl From<$c> for $core {
+            fn from(v: $c) -> Self {
+                match v { $($c::$cv => $corev),+ }
+            }
+        }
+        impl TryFrom<i32> for $c {
+            type Error = i32;
+            fn try_from(v: i32) -> Result<Self, i32> {
+                $(if v == $c::$cv as i32 { return Ok($c::$cv); })+
+                Err(v)
+            }
+        }
+        impl From<$c> for i32 {
+            fn from(v: $c) -> i32 {
+                v as i32
+            }
+        }
+    };
+}
 
 /// Type of a log entry (etcd `EntryType`).
 #[repr(i32)]
@@ -163,4 +215,150 @@ pub enum raft_progress_state {
     RAFT_PROGRESS_STATE_REPLICATE = 1,
     /// The peer needs a snapshot; appends wait until it is applied.
     RAFT_PROGRESS_STATE_SNAPSHOT = 2,
+}
+
+tie!(raft_entry_type <=> EntryType {
+    RAFT_ENTRY_NORMAL <=> EntryType::EntryNormal,
+    RAFT_ENTRY_CONF_CHANGE <=> EntryType::EntryConfChange,
+    RAFT_ENTRY_CONF_CHANGE_V2 <=> EntryType::EntryConfChangeV2,
+});
+
+tie!(raft_message_type <=> MessageType {
+    RAFT_MSG_HUP <=> MessageType::MsgHup,
+    RAFT_MSG_BEAT <=> MessageType::MsgBeat,
+    RAFT_MSG_PROP <=> MessageType::MsgProp,
+    RAFT_MSG_APP <=> MessageType::MsgApp,
+    RAFT_MSG_APP_RESP <=> MessageType::MsgAppResp,
+    RAFT_MSG_VOTE <=> MessageType::MsgVote,
+    RAFT_MSG_VOTE_RESP <=> MessageType::MsgVoteResp,
+    RAFT_MSG_SNAP <=> MessageType::MsgSnap,
+    RAFT_MSG_HEARTBEAT <=> MessageType::MsgHeartbeat,
+    RAFT_MSG_HEARTBEAT_RESP <=> MessageType::MsgHeartbeatResp,
+    RAFT_MSG_UNREACHABLE <=> MessageType::MsgUnreachable,
+    RAFT_MSG_SNAP_STATUS <=> MessageType::MsgSnapStatus,
+    RAFT_MSG_CHECK_QUORUM <=> MessageType::MsgCheckQuorum,
+    RAFT_MSG_TRANSFER_LEADER <=> MessageType::MsgTransferLeader,
+    RAFT_MSG_TIMEOUT_NOW <=> MessageType::MsgTimeoutNow,
+    RAFT_MSG_READ_INDEX <=> MessageType::MsgReadIndex,
+    RAFT_MSG_READ_INDEX_RESP <=> MessageType::MsgReadIndexResp,
+    RAFT_MSG_PRE_VOTE <=> MessageType::MsgPreVote,
+    RAFT_MSG_PRE_VOTE_RESP <=> MessageType::MsgPreVoteResp,
+    RAFT_MSG_STORAGE_APPEND <=> MessageType::MsgStorageAppend,
+    RAFT_MSG_STORAGE_APPEND_RESP <=> MessageType::MsgStorageAppendResp,
+    RAFT_MSG_STORAGE_APPLY <=> MessageType::MsgStorageApply,
+    RAFT_MSG_STORAGE_APPLY_RESP <=> MessageType::MsgStorageApplyResp,
+    RAFT_MSG_FORGET_LEADER <=> MessageType::MsgForgetLeader,
+});
+
+tie!(raft_conf_change_type <=> ConfChangeType {
+    RAFT_CONF_CHANGE_ADD_NODE <=> ConfChangeType::ConfChangeAddNode,
+    RAFT_CONF_CHANGE_REMOVE_NODE <=> ConfChangeType::ConfChangeRemoveNode,
+    RAFT_CONF_CHANGE_UPDATE_NODE <=> ConfChangeType::ConfChangeUpdateNode,
+    RAFT_CONF_CHANGE_ADD_LEARNER_NODE <=> ConfChangeType::ConfChangeAddLearnerNode,
+});
+
+tie!(raft_conf_change_transition <=> ConfChangeTransition {
+    RAFT_CONF_CHANGE_TRANSITION_AUTO <=> ConfChangeTransition::ConfChangeTransitionAuto,
+    RAFT_CONF_CHANGE_TRANSITION_JOINT_IMPLICIT <=> ConfChangeTransition::ConfChangeTransitionJointImplicit,
+    RAFT_CONF_CHANGE_TRANSITION_JOINT_EXPLICIT <=> ConfChangeTransition::ConfChangeTransitionJointExplicit,
+});
+
+tie!(raft_state_role <=> StateRole {
+    RAFT_STATE_FOLLOWER <=> StateRole::Follower,
+    RAFT_STATE_CANDIDATE <=> StateRole::Candidate,
+    RAFT_STATE_LEADER <=> StateRole::Leader,
+    RAFT_STATE_PRE_CANDIDATE <=> StateRole::PreCandidate,
+});
+
+tie!(raft_log_level <=> Level {
+    RAFT_LOG_DEBUG <=> Level::Debug,
+    RAFT_LOG_INFO <=> Level::Info,
+    RAFT_LOG_WARN <=> Level::Warn,
+    RAFT_LOG_ERROR <=> Level::Error,
+    RAFT_LOG_FATAL <=> Level::Fatal,
+    RAFT_LOG_OFF <=> Level::Off,
+});
+
+tie!(raft_read_only_option <=> ReadOnlyOption {
+    RAFT_READ_ONLY_SAFE <=> ReadOnlyOption::Safe,
+    RAFT_READ_ONLY_LEASE_BASED <=> ReadOnlyOption::LeaseBased,
+});
+
+tie!(raft_snapshot_status <=> SnapshotStatus {
+    RAFT_SNAPSHOT_FINISH <=> SnapshotStatus::Finish,
+    RAFT_SNAPSHOT_FAILURE <=> SnapshotStatus::Failure,
+});
+
+tie!(raft_progress_state <=> ProgressState {
+    RAFT_PROGRESS_STATE_PROBE <=> ProgressState::Probe,
+    RAFT_PROGRESS_STATE_REPLICATE <=> ProgressState::Replicate,
+    RAFT_PROGRESS_STATE_SNAPSHOT <=> ProgressState::Snapshot,
+});
+
+/// The C code of a core raftpb enum value (prost keeps them as `i32`).
+macro_rules! pb_tied {
+    ($c:ident, $core:ty) => {
+        impl $c {
+            /// The C value of a raftpb number, if it is one.
+            pub fn of_pb(v: i32) -> Option<Self> {
+                <$core>::try_from(v).ok().map(Self::from)
+            }
+        }
+    };
+}
+pb_tied!(raft_entry_type, EntryType);
+pb_tied!(raft_message_type, MessageType);
+pb_tied!(raft_conf_change_type, ConfChangeType);
+pb_tied!(raft_conf_change_transition, ConfChangeTransition);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every raftpb number is a C value with the same number, and nothing
+    /// else is: the C enums cannot fall behind the core's.
+    #[test]
+    fn c_enums_accept_exactly_the_raftpb_values() {
+        for v in -3..64 {
+            assert_eq!(
+                EntryType::try_from(v).is_ok(),
+                raft_entry_type::try_from(v).is_ok()
+            );
+            assert_eq!(
+                MessageType::try_from(v).is_ok(),
+                raft_message_type::try_from(v).is_ok(),
+                "{v}"
+            );
+            assert_eq!(
+                ConfChangeType::try_from(v).is_ok(),
+                raft_conf_change_type::try_from(v).is_ok()
+            );
+            assert_eq!(
+                ConfChangeTransition::try_from(v).is_ok(),
+                raft_conf_change_transition::try_from(v).is_ok()
+            );
+            if let Some(c) = raft_message_type::of_pb(v) {
+                assert_eq!(i32::from(c), v);
+                assert_eq!(MessageType::from(c) as i32, v);
+            }
+        }
+    }
+
+    #[test]
+    fn other_enums_round_trip() {
+        for v in -1..8 {
+            if let Ok(l) = raft_log_level::try_from(v) {
+                assert_eq!(Level::from(l) as i32, v);
+            }
+            if let Ok(r) = raft_state_role::try_from(v) {
+                assert_eq!(raft_state_role::from(StateRole::from(r)) as i32, v);
+            }
+        }
+        assert!(raft_log_level::try_from(6).is_err());
+        assert!(enum_in::<raft_snapshot_status>(2, "status").is_err());
+        assert_eq!(
+            SnapshotStatus::from(enum_in::<raft_snapshot_status>(1, "s").unwrap()),
+            SnapshotStatus::Failure
+        );
+    }
 }

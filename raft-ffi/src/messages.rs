@@ -11,6 +11,10 @@ use raft_core::eraftpb::{
 };
 
 use crate::bytes::raft_bytes;
+use crate::enums::{
+    pb_enum_in, raft_conf_change_transition, raft_conf_change_type, raft_entry_type,
+    raft_message_type,
+};
 use crate::result::{Fail, FfiResult};
 
 /// Term, vote and commit index: the state persisted before messages are sent.
@@ -160,15 +164,6 @@ pub struct raft_message {
 /// Deepest nesting of `responses` accepted when encoding a message.
 pub const RAFT_MAX_MESSAGE_DEPTH: usize = 8;
 
-/// Checks that `v` is a value of an enum with values `0..=max`.
-pub fn check_enum(v: i32, max: i32, what: &str) -> FfiResult<i32> {
-    if (0..=max).contains(&v) {
-        Ok(v)
-    } else {
-        Err(Fail::invalid(format!("{what}: {v} is not a valid value")))
-    }
-}
-
 /// The C array `(p, n)`; NULL is accepted when `n` is 0.
 pub fn in_array<'a, T>(p: *const T, n: usize, what: &str) -> FfiResult<&'a [T]> {
     if n == 0 {
@@ -229,7 +224,7 @@ pub fn conf_state_in(c: &raft_conf_state) -> FfiResult<ConfState> {
 /// Converts a C entry.
 pub fn entry_in(e: &raft_entry) -> FfiResult<Entry> {
     Ok(Entry {
-        entry_type: check_enum(e.entry_type, 2, "entry.entry_type")?,
+        entry_type: pb_enum_in::<raft_entry_type>(e.entry_type, "entry.entry_type")?,
         term: e.term,
         index: e.index,
         data: e.data.to_opt_bytes("entry.data")?,
@@ -240,7 +235,7 @@ pub fn entry_in(e: &raft_entry) -> FfiResult<Entry> {
 pub fn conf_change_in(c: &raft_conf_change) -> FfiResult<ConfChange> {
     Ok(ConfChange {
         id: c.id,
-        change_type: check_enum(c.change_type, 3, "conf_change.change_type")?,
+        change_type: pb_enum_in::<raft_conf_change_type>(c.change_type, "conf_change.change_type")?,
         node_id: c.node_id,
         context: c.context.to_opt_bytes("conf_change.context")?,
     })
@@ -252,13 +247,19 @@ pub fn conf_change_v2_in(c: &raft_conf_change_v2) -> FfiResult<ConfChangeV2> {
         .iter()
         .map(|s| {
             Ok(ConfChangeSingle {
-                change_type: check_enum(s.change_type, 3, "conf_change_v2.changes.change_type")?,
+                change_type: pb_enum_in::<raft_conf_change_type>(
+                    s.change_type,
+                    "conf_change_v2.changes.change_type",
+                )?,
                 node_id: s.node_id,
             })
         })
         .collect::<FfiResult<Vec<_>>>()?;
     Ok(ConfChangeV2 {
-        transition: check_enum(c.transition, 2, "conf_change_v2.transition")?,
+        transition: pb_enum_in::<raft_conf_change_transition>(
+            c.transition,
+            "conf_change_v2.transition",
+        )?,
         changes,
         context: c.context.to_opt_bytes("conf_change_v2.context")?,
     })
@@ -299,7 +300,7 @@ pub fn message_in(m: &raft_message, depth: usize) -> FfiResult<Message> {
         .map(|r| message_in(r, depth + 1))
         .collect::<FfiResult<Vec<_>>>()?;
     Ok(Message {
-        msg_type: check_enum(m.msg_type, 23, "message.msg_type")?,
+        msg_type: pb_enum_in::<raft_message_type>(m.msg_type, "message.msg_type")?,
         to: m.to,
         from: m.from,
         term: m.term,

@@ -14,14 +14,15 @@ use crate::bytes::in_slice;
 use crate::callback_storage::{raft_storage_callbacks, CallbackStorage};
 use crate::config::{config_in, raft_config};
 use crate::decoded::{conf_state_view, raft_decoded, Arena, Value};
+use crate::enums::{enum_in, raft_snapshot_status};
 use crate::guard::{free_handle, guard, in_ref, out_ptr, with_handle, Handle};
 use crate::last_error::{raft_last_error, HandleState};
 use crate::memory_storage::raft_memory_storage;
 use crate::messages::{
-    check_enum, conf_change_in, conf_change_v2_in, in_array, raft_conf_change, raft_conf_change_v2,
+    conf_change_in, conf_change_v2_in, in_array, raft_conf_change, raft_conf_change_v2,
     raft_conf_state,
 };
-use crate::ready::{raft_ready, role_code};
+use crate::ready::raft_ready;
 use crate::result::{raft_result, Fail, FfiResult};
 use crate::status::{raft_progress, raft_status};
 
@@ -409,7 +410,7 @@ pub unsafe extern "C" fn raft_rawnode_status(
 ) -> raft_result {
     with_node("raft_rawnode_status", node, |n| {
         let out = out_ptr(out, "out")?;
-        *out = raft_status::of(&n.status(), role_code);
+        *out = raft_status::of(&n.status());
         Ok(())
     })
 }
@@ -509,10 +510,7 @@ pub unsafe extern "C" fn raft_rawnode_report_snapshot(
     status: i32,
 ) -> raft_result {
     with_node("raft_rawnode_report_snapshot", node, |n| {
-        let s = match check_enum(status, 1, "status")? {
-            0 => SnapshotStatus::Finish,
-            _ => SnapshotStatus::Failure,
-        };
+        let s = SnapshotStatus::from(enum_in::<raft_snapshot_status>(status, "status")?);
         Ok(n.report_snapshot(id, s)?)
     })
 }

@@ -3,10 +3,11 @@
 //! `raft_ready_free`, also after `raft_rawnode_advance`.
 
 use prost::Message as _;
-use raft_core::{Ready, StateRole};
+use raft_core::Ready;
 
 use crate::bytes::raft_bytes;
 use crate::decoded::{entry_view, snapshot_view};
+use crate::enums::raft_state_role;
 use crate::guard::{free_handle, out_ptr, with_handle, Handle};
 use crate::last_error::HandleState;
 use crate::messages::{raft_entry, raft_hard_state, raft_snapshot};
@@ -45,16 +46,6 @@ pub struct raft_read_state {
     pub index: u64,
     /// The request context passed to `raft_rawnode_read_index`.
     pub request_ctx: raft_bytes,
-}
-
-/// Role number of a core role.
-pub fn role_code(r: StateRole) -> i32 {
-    match r {
-        StateRole::Follower => 0,
-        StateRole::Candidate => 1,
-        StateRole::Leader => 2,
-        StateRole::PreCandidate => 3,
-    }
 }
 
 /// One Ready: the core value, its encoded messages and the views of both.
@@ -173,7 +164,7 @@ pub unsafe extern "C" fn raft_ready_soft_state(
         if let Some(ss) = &r.rd.soft_state {
             *out = raft_soft_state {
                 leader_id: ss.leader_id,
-                raft_state: role_code(ss.raft_state),
+                raft_state: raft_state_role::from(ss.raft_state).into(),
             };
         }
         Ok(())

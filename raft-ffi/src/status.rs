@@ -1,8 +1,10 @@
 //! The node status as C structs: [`raft_status`] and the leader's view of
 //! each peer, [`raft_progress`].
 
-use raft_core::tracker::{Progress, ProgressState};
-use raft_core::{StateRole, Status};
+use raft_core::tracker::Progress;
+use raft_core::Status;
+
+use crate::enums::{raft_progress_state, raft_state_role};
 
 /// A snapshot of a node's state, filled by `raft_rawnode_status`.
 #[repr(C)]
@@ -28,14 +30,14 @@ pub struct raft_status {
 
 impl raft_status {
     /// The C form of a core status.
-    pub fn of(s: &Status, role: fn(StateRole) -> i32) -> raft_status {
+    pub fn of(s: &Status) -> raft_status {
         raft_status {
             id: s.id,
             term: s.hard_state.term,
             vote: s.hard_state.vote,
             commit: s.hard_state.commit,
             leader_id: s.soft_state.leader_id,
-            raft_state: role(s.soft_state.raft_state),
+            raft_state: raft_state_role::from(s.soft_state.raft_state).into(),
             applied: s.applied,
             lead_transferee: s.lead_transferee,
         }
@@ -77,11 +79,7 @@ impl raft_progress {
             id,
             r#match: p.matched,
             next: p.next_idx,
-            state: match p.state {
-                ProgressState::Probe => 0,
-                ProgressState::Replicate => 1,
-                ProgressState::Snapshot => 2,
-            },
+            state: raft_progress_state::from(p.state).into(),
             pending_snapshot: p.pending_snapshot,
             recent_active: p.recent_active,
             paused: p.is_paused(),
