@@ -71,6 +71,7 @@ pub mod eraftpb {
     include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
 }
 
+pub mod bounds;
 pub mod confchange;
 pub mod config;
 pub mod describe;
@@ -88,6 +89,7 @@ pub mod ready;
 pub mod storage;
 pub mod tracker;
 
+pub use bounds::MAX_TERM_OR_INDEX;
 pub use config::{Config, ReadOnlyOption, NO_LIMIT};
 pub use errors::{Error, Result, StorageError};
 pub use log_unstable::Unstable;

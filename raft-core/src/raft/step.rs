@@ -11,6 +11,8 @@ impl<S: Storage> Raft<S> {
     /// The entry point for every message (etcd's `Step`).
     pub fn step(&mut self, m: Message) -> Result<()> {
         let t = m.msg_type();
+        // Terms and indexes near 2^64 would wrap the arithmetic on them.
+        crate::bounds::check_message(&m)?;
         if m.term == 0 && super::always_carries_term(t) && m.from != self.id {
             // Peers always send these with their term. Without one the
             // message would be taken for a local one of the current term:
