@@ -706,7 +706,8 @@ mod tests {
             &mut dec as *mut *mut raft_decoded,
             &mut cs as *mut raft_conf_state,
         );
-        let calls: Vec<(&str, Box<dyn Fn() -> raft_result>)> = vec![
+        type Call<'a> = Box<dyn Fn() -> raft_result + 'a>;
+        let calls: Vec<(&str, Call)> = vec![
             ("tick", Box::new(|| unsafe { raft_rawnode_tick(node) })),
             (
                 "campaign",
