@@ -79,6 +79,7 @@ pub mod errors;
 pub mod log_unstable;
 pub mod logger;
 pub mod memory_storage;
+pub mod message_nesting;
 pub mod proto_ext;
 pub mod quorum;
 pub mod raft;

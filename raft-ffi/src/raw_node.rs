@@ -5,8 +5,6 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 
 use bytes::Bytes;
-use prost::Message as _;
-use raft_core::eraftpb::Message;
 use raft_core::proto_ext::ConfChangeI;
 use raft_core::{RawNode, SnapshotStatus, StateRole, Storage};
 
@@ -351,7 +349,7 @@ pub unsafe extern "C" fn raft_rawnode_step(
     len: usize,
 ) -> raft_result {
     with_node("raft_rawnode_step", node, |n| {
-        let m = Message::decode(in_slice(msg, len, "msg")?)?;
+        let m = raft_core::message_nesting::decode_message(in_slice(msg, len, "msg")?)?;
         Ok(n.step(m)?)
     })
 }
@@ -525,7 +523,8 @@ mod tests {
     use std::ffi::CStr;
     use std::rc::Rc;
 
-    use raft_core::eraftpb::{ConfState, Entry, Snapshot};
+    use prost::Message as _;
+    use raft_core::eraftpb::{ConfState, Entry, Message, Snapshot};
     use raft_core::{MemoryStorage, RaftState, Result as CoreResult};
 
     use super::*;
@@ -772,6 +771,32 @@ mod tests {
         // SAFETY: `node` is live; free clears the pointer.
         unsafe { raft_rawnode_free(&mut node) };
         assert!(node.is_null());
+    }
+
+    #[test]
+    fn step_refuses_responses_nested_beyond_the_limit() {
+        let mut node = node_on(Box::new(voters(&[1, 2])));
+        let mut m = Message::with_type(raft_core::eraftpb::MessageType::MsgHeartbeat);
+        m.from = 2;
+        m.to = 1;
+        m.term = 1;
+        for _ in 0..=crate::messages::RAFT_MAX_MESSAGE_DEPTH {
+            let top = Message {
+                responses: Vec::new(),
+                ..m.clone()
+            };
+            m = Message {
+                responses: vec![m],
+                ..top
+            };
+        }
+        let wire = m.encode_to_vec();
+        // SAFETY: `node` is live; `wire` is readable.
+        let rc = unsafe { raft_rawnode_step(node, wire.as_ptr(), wire.len()) };
+        assert_eq!(rc, raft_result::RAFT_ERR_DECODE);
+        assert!(last_error(node).contains("nested deeper than the limit"));
+        // SAFETY: `node` is live.
+        unsafe { raft_rawnode_free(&mut node) };
     }
 
     #[test]

@@ -249,7 +249,9 @@ impl Msg {
         n
     }
 
-    /// Decodes a message; `None` on malformed bytes.
+    /// Decodes a message; `None` on malformed bytes, including responses
+    /// nested deeper than the core's `MAX_MESSAGE_DEPTH` (the limit of every
+    /// encoder and decoder of the project).
     pub fn decode(b: &[u8]) -> Option<Msg> {
         let mut r = Reader::new(b);
         let mut out = Msg::default();
@@ -270,6 +272,17 @@ impl Msg {
                     .push(Message::decode(r.len_field(wt)?).ok()?),
                 _ => r.skip(wt)?,
             }
+        }
+        // The top message is one level above its responses.
+        let depth = out
+            .m
+            .responses
+            .iter()
+            .map(|r| 1 + raft_core::message_nesting::message_depth(r))
+            .max()
+            .unwrap_or(0);
+        if depth > raft_core::message_nesting::MAX_MESSAGE_DEPTH {
+            return None;
         }
         Some(out)
     }
