@@ -47,7 +47,8 @@
 #define RAFT_ABI_VERSION 1
 
 /**
- * Deepest nesting of `responses` accepted when encoding a message.
+ * Deepest nesting of `responses` (levels below the top message) accepted
+ * when encoding and when decoding a message or stepping its bytes.
  */
 #define RAFT_MAX_MESSAGE_DEPTH 8
 
@@ -1347,7 +1348,8 @@ raft_result raft_snapshot_decode(const uint8_t *buf,
 
 /**
  * Encodes a message (with its entries, snapshot and responses, nested at
- * most 8 deep) as raftpb `Message` bytes into `*out`.
+ * most RAFT_MAX_MESSAGE_DEPTH levels below it; deeper gives
+ * RAFT_ERR_INVALID_ARGUMENT) as raftpb `Message` bytes into `*out`.
  *
  * # Safety
  * Pointers are NULL or valid for the duration of the call.
@@ -1356,7 +1358,9 @@ raft_result raft_message_encode(const struct raft_message *msg, struct raft_buf 
 
 /**
  * Decodes raftpb `Message` bytes; `*decoded` owns every array, snapshot and
- * byte view reachable from `*out`.
+ * byte view reachable from `*out`. Responses nested more than
+ * RAFT_MAX_MESSAGE_DEPTH levels deep give RAFT_ERR_DECODE (the limit of
+ * `raft_message_encode`).
  *
  * # Safety
  * Pointers are NULL or valid for the duration of the call.

@@ -36,6 +36,11 @@ summary+=("cargo test: $p passed, $f failed")
 while read -r group; do summary+=("  $group"); done < <(
   awk '/^group /{g=$2} /^conformance: /{print "conformance " g ": " $2 " files pass"}' "$logdir/cargo.log")
 
+# The seeded simulation's CI budget, optimized but with overflow checks; a
+# failing seed prints the command that replays it.
+step "simulation: 500 seeds per mode (sim profile)" \
+  env RAFT_SIM_SEEDS=500 cargo test -p raft-core --profile sim --test simulation -- --nocapture
+
 step "benchmarks build" cargo bench --workspace --no-run -q
 
 # Suites of the other languages print "<suite>: N passed, N failed".

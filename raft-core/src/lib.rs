@@ -71,6 +71,7 @@ pub mod eraftpb {
     include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
 }
 
+pub mod bounds;
 pub mod confchange;
 pub mod config;
 pub mod describe;
@@ -78,6 +79,7 @@ pub mod errors;
 pub mod log_unstable;
 pub mod logger;
 pub mod memory_storage;
+pub mod message_nesting;
 pub mod proto_ext;
 pub mod quorum;
 pub mod raft;
@@ -88,6 +90,7 @@ pub mod ready;
 pub mod storage;
 pub mod tracker;
 
+pub use bounds::MAX_TERM_OR_INDEX;
 pub use config::{Config, ReadOnlyOption, NO_LIMIT};
 pub use errors::{Error, Result, StorageError};
 pub use log_unstable::Unstable;

@@ -111,8 +111,10 @@ impl MemoryStorage {
     /// empty with its compaction point at the snapshot's `(index, term)`.
     ///
     /// Returns [`StorageError::SnapshotOutOfDate`] when the held snapshot is
-    /// at least as recent as `snap`.
+    /// at least as recent as `snap`, and [`Error::Invariant`] when its index
+    /// or term is beyond [`MAX_TERM_OR_INDEX`](crate::MAX_TERM_OR_INDEX).
     pub fn apply_snapshot(&self, snap: Snapshot) -> Result<()> {
+        crate::bounds::check_snapshot(&snap)?;
         let mut core = self.wl();
         if core.snapshot.metadata.index >= snap.metadata.index {
             return Err(StorageError::SnapshotOutOfDate.into());
@@ -189,10 +191,14 @@ impl MemoryStorage {
     /// first new index on are replaced.
     ///
     /// Returns [`Error::Invariant`] (and changes nothing) when the entries
-    /// are not consecutive or would leave a gap after the last index.
+    /// are not consecutive, would leave a gap after the last index, or go
+    /// beyond [`MAX_TERM_OR_INDEX`](crate::MAX_TERM_OR_INDEX).
     pub fn append(&self, entries: &[Entry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
+        }
+        for e in [&entries[0], &entries[entries.len() - 1]] {
+            crate::bounds::check("appended entry index", e.index)?;
         }
         for (k, w) in entries.windows(2).enumerate() {
             if w[0].index.checked_add(1) != Some(w[1].index) {

@@ -73,6 +73,23 @@ impl<S: Storage> fmt::Debug for RaftLog<S> {
     }
 }
 
+/// A storage error when the storage answered a term or index beyond
+/// [`MAX_TERM_OR_INDEX`](crate::bounds::MAX_TERM_OR_INDEX) (a broken
+/// storage; the arithmetic on it would wrap).
+fn check_store_index(what: &str, v: u64) -> Result<()> {
+    crate::bounds::check(&format!("storage answered a {what}:"), v)
+        .map_err(|e| StorageError::Other(e.to_string()).into())
+}
+
+/// As [`check_store_index`] for the first index, which is one past the
+/// compaction point and so may be one more than the bound.
+fn check_store_first_index(i: u64) -> Result<()> {
+    if i.saturating_sub(1) > crate::bounds::MAX_TERM_OR_INDEX {
+        return check_store_index("first index", i);
+    }
+    Ok(())
+}
+
 fn is_out_of_bounds(e: &Error) -> bool {
     matches!(
         e,
@@ -99,6 +116,8 @@ impl<S: Storage> RaftLog<S> {
     ) -> Result<Self> {
         let first = store.first_index()?;
         let last = store.last_index()?;
+        check_store_first_index(first)?;
+        check_store_index("last index", last)?;
         let base = first.saturating_sub(1);
         Ok(RaftLog {
             store,
@@ -147,7 +166,11 @@ impl<S: Storage> RaftLog<S> {
             return i;
         }
         match self.store.first_index() {
-            Ok(i) => i,
+            Ok(i) if check_store_first_index(i).is_ok() => i,
+            Ok(i) => {
+                self.record_fault(check_store_first_index(i).unwrap_err());
+                self.unstable.offset
+            }
             Err(e) => {
                 self.record_fault(e);
                 self.unstable.offset
@@ -162,7 +185,11 @@ impl<S: Storage> RaftLog<S> {
             return i;
         }
         match self.store.last_index() {
-            Ok(i) => i,
+            Ok(i) if check_store_index("last index", i).is_ok() => i,
+            Ok(i) => {
+                self.record_fault(check_store_index("last index", i).unwrap_err());
+                self.unstable.offset.saturating_sub(1)
+            }
             Err(e) => {
                 self.record_fault(e);
                 self.unstable.offset.saturating_sub(1)
@@ -206,7 +233,13 @@ impl<S: Storage> RaftLog<S> {
             return Err(StorageError::Unavailable.into());
         }
         match self.store.term(i) {
-            Ok(t) => Ok(t),
+            Ok(t) => match check_store_index("term", t) {
+                Ok(()) => Ok(t),
+                Err(e) => {
+                    self.record_fault(e.clone());
+                    Err(e)
+                }
+            },
             Err(e) if is_out_of_bounds(&e) => Err(e),
             Err(e) => {
                 self.record_fault(e.clone());
@@ -437,7 +470,12 @@ impl<S: Storage> RaftLog<S> {
         if let Some(s) = &self.unstable.snapshot {
             return Ok(s.clone());
         }
-        self.store.snapshot().inspect_err(|e| {
+        let res = self.store.snapshot().and_then(|s| {
+            check_store_index("snapshot index", s.metadata.index)?;
+            check_store_index("snapshot term", s.metadata.term)?;
+            Ok(s)
+        });
+        res.inspect_err(|e| {
             if !matches!(
                 e,
                 Error::Store(StorageError::SnapshotTemporarilyUnavailable)

@@ -56,26 +56,46 @@ fn every_role_adopts_a_higher_term_and_becomes_follower() {
 }
 
 #[test]
-fn messages_with_a_stale_term_are_ignored() {
-    let ents = [ent(1, 1), ent(2, 2)];
-    let s = storage_with_log(&[1, 2, 3], &ents, hs(2, 0, 0));
-    let mut r = raft_with(&config(1, 10, 1), s);
-    assert_eq!(r.term, 2);
-    let mut m = msg(MessageType::MsgApp, 2, 1, 1);
-    m.index = 2;
-    m.log_term = 2;
-    m.entries = vec![dent(1, 3, b"stale")];
-    m.commit = 3;
-    step_flush(&mut r, m).unwrap();
-    assert_eq!(r.term, 2);
-    assert_eq!(r.leader_id, 0);
-    assert_eq!(
-        r.raft_log.last_index(),
-        2,
-        "stale append must not be applied"
-    );
-    assert_eq!(r.raft_log.committed, 0);
-    assert!(read_messages(&mut r).is_empty());
+fn a_stale_leader_is_answered_with_the_current_term_and_steps_down() {
+    // Raft §5.1: a request with a stale term is rejected and the reply
+    // carries the current term. etcd answers a stale MsgApp / MsgHeartbeat
+    // only with check-quorum or pre-vote on; here it is always answered, or
+    // a node that cannot campaign (a learner, a voter of an outdated
+    // configuration, an empty new node) stays at its higher term and never
+    // catches up (see tests/liveness.rs).
+    for t in [MessageType::MsgApp, MessageType::MsgHeartbeat] {
+        let ents = [ent(1, 1), ent(2, 2)];
+        let s = storage_with_log(&[1, 2, 3], &ents, hs(2, 0, 0));
+        let mut r = raft_with(&config(1, 10, 1), s);
+        assert_eq!(r.term, 2);
+        let mut m = msg(t, 2, 1, 1);
+        if t == MessageType::MsgApp {
+            m.index = 2;
+            m.log_term = 2;
+            m.entries = vec![dent(1, 3, b"stale")];
+            m.commit = 3;
+        }
+        step_flush(&mut r, m).unwrap();
+        assert_eq!(r.term, 2, "{t:?}");
+        assert_eq!(r.leader_id, 0, "{t:?}");
+        assert_eq!(r.raft_log.last_index(), 2, "{t:?}: stale append applied");
+        assert_eq!(r.raft_log.committed, 0, "{t:?}");
+        let out = read_messages(&mut r);
+        assert_eq!(out.len(), 1, "{t:?}: one answer");
+        let resp = out[0].clone();
+        assert_eq!(
+            (resp.msg_type(), resp.to, resp.term, resp.index, resp.reject),
+            (MessageType::MsgAppResp, 2, 2, 0, false),
+            "{t:?}"
+        );
+        // The stale leader adopts the term and steps down.
+        let mut leader = new_test_raft(2, &[1, 2, 3], 10, 1);
+        make_leader(&mut leader);
+        assert_eq!(leader.term, 1);
+        step_flush(&mut leader, resp).unwrap();
+        assert_eq!(leader.term, 2, "{t:?}");
+        assert_eq!(leader.state, StateRole::Follower, "{t:?}");
+    }
 }
 
 #[test]

@@ -104,6 +104,8 @@ fn append_with_a_commit_beyond_the_log_is_clamped() {
     assert_eq!(r.raft_log.committed, 1);
     let mut hb = msg(MessageType::MsgHeartbeat, 2, 1, 1);
     hb.commit = u64::MAX;
+    assert!(step_flush(&mut r, hb.clone()).is_err(), "beyond the bound");
+    hb.commit = raft_core::MAX_TERM_OR_INDEX;
     step_flush(&mut r, hb).unwrap();
     assert_eq!(
         r.raft_log.committed, 1,
@@ -216,17 +218,22 @@ fn the_largest_term_from_a_peer_does_not_overflow_a_later_campaign() {
         let mut c = config(1, 10, 1);
         c.pre_vote = pre_vote;
         let mut raw = RawNode::new(&c, storage_with_voters(&[1, 2, 3])).unwrap();
-        raw.step(msg(MessageType::MsgHeartbeat, 2, 1, u64::MAX))
-            .unwrap();
-        assert_eq!(raw.raft.term, u64::MAX);
+        // u64::MAX is refused at the door (tests/wrapping.rs); the
+        // largest accepted term is handed to us.
+        let top = raft_core::MAX_TERM_OR_INDEX;
+        assert!(raw
+            .step(msg(MessageType::MsgHeartbeat, 2, 1, u64::MAX))
+            .is_err());
+        raw.step(msg(MessageType::MsgHeartbeat, 2, 1, top)).unwrap();
+        assert_eq!(raw.raft.term, top);
         // Leadership handed to us, then an election timeout.
-        raw.step(msg(MessageType::MsgTimeoutNow, 2, 1, u64::MAX))
+        raw.step(msg(MessageType::MsgTimeoutNow, 2, 1, top))
             .unwrap();
         for _ in 0..30 {
             raw.tick();
         }
         raw.campaign().unwrap();
-        assert_eq!(raw.raft.term, u64::MAX, "the term never wraps");
+        assert_eq!(raw.raft.term, top, "no term beyond the bound");
         assert_ne!(raw.raft.state, StateRole::Leader);
         assert!(!raw.is_failed());
     }

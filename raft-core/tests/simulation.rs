@@ -11,7 +11,13 @@
 //! proposal.
 //!
 //! `RAFT_SIM_SEEDS=<n>` runs `n` seeds per test instead of the default
-//! handful (and `RAFT_SIM_STEPS=<n>` changes the steps per seed).
+//! handful, `RAFT_SIM_FIRST=<seed>` starts at another seed (to replay one)
+//! and `RAFT_SIM_STEPS=<n>` changes the steps per seed. A run goes on past
+//! a failing seed and ends with the rate (seeds per second) and, for every
+//! failing seed, the command that replays it. Long runs use the optimized
+//! `sim` profile (overflow checks and debug assertions stay on):
+//! `RAFT_SIM_SEEDS=100000 cargo test -p raft-core --profile sim --test
+//! simulation -- --nocapture`.
 
 mod common;
 
@@ -139,6 +145,27 @@ struct Stats {
     restarts: u64,
     proposals: u64,
     max_committed: u64,
+}
+
+impl Stats {
+    /// Adds every counter of `s` (the maximum commit index is summed too).
+    fn add(&mut self, s: &Stats) {
+        self.delivered += s.delivered;
+        self.dropped += s.dropped;
+        self.duplicated += s.duplicated;
+        self.snaps_sent += s.snaps_sent;
+        self.snaps_applied += s.snaps_applied;
+        self.compactions += s.compactions;
+        self.conf_changes_applied += s.conf_changes_applied;
+        self.conf_changes_proposed += s.conf_changes_proposed;
+        self.joint_entered += s.joint_entered;
+        self.nodes_added += s.nodes_added;
+        self.nodes_removed += s.nodes_removed;
+        self.leader_removed += s.leader_removed;
+        self.restarts += s.restarts;
+        self.proposals += s.proposals;
+        self.max_committed += s.max_committed;
+    }
 }
 
 struct Sim {
@@ -1042,9 +1069,10 @@ impl Sim {
         }
         let mut proposed_in_term = 0;
         // Without pre-vote, a lagging voter whose stale configuration leaves
-        // out a current voter can keep the terms of the two apart for a long
-        // while (etcd ignores lower-term votes); the random election timeouts
-        // resolve it eventually, hence the generous bound.
+        // out a current voter raises its term again and again, and every
+        // raise makes the leader step down once it hears of it (stale
+        // requests are answered with the current term, raft/step.rs); the
+        // random election timeouts settle it, hence the generous bound.
         for round in 0..20000 {
             self.ctx = format!("seed {} final round {round}", self.o.seed);
             self.now += 1;
@@ -1177,35 +1205,48 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn run_seeds(first_seed: u64, default_seeds: usize, async_writes: bool) {
+/// Runs `RAFT_SIM_SEEDS` seeds (default `default_seeds`) of one mode from
+/// `first_seed` (or `RAFT_SIM_FIRST`), keeps going after a failing seed, and
+/// at the end prints the rate, every failing seed with the command that
+/// replays it, and fails if there was any.
+fn run_seeds(test: &str, first_seed: u64, default_seeds: usize, async_writes: bool) {
     let seeds = env_usize("RAFT_SIM_SEEDS", default_seeds) as u64;
     let steps = env_usize("RAFT_SIM_STEPS", 3000);
     // RAFT_SIM_FIRST=<seed> starts at another seed (to replay one run).
     let first_seed = env_usize("RAFT_SIM_FIRST", first_seed as usize) as u64;
+    let started = std::time::Instant::now();
     let mut total = Stats::default();
+    let mut failed = Vec::new();
     for seed in first_seed..first_seed + seeds {
         let o = Opts::for_seed(seed, steps, async_writes);
-        let s = run(o);
+        let s = match std::panic::catch_unwind(|| run(o)) {
+            Ok(s) => s,
+            Err(_) => {
+                failed.push(seed);
+                eprintln!("FAILED seed {seed}; replay: {}", replay_command(test, seed));
+                continue;
+            }
+        };
         if std::env::var("RAFT_SIM_VERBOSE").is_ok() {
             eprintln!("{o:?}\n  {s:?}");
         }
-        total.delivered += s.delivered;
-        total.dropped += s.dropped;
-        total.duplicated += s.duplicated;
-        total.proposals += s.proposals;
-        total.conf_changes_proposed += s.conf_changes_proposed;
-        total.snaps_applied += s.snaps_applied;
-        total.conf_changes_applied += s.conf_changes_applied;
-        total.compactions += s.compactions;
-        total.restarts += s.restarts;
-        total.nodes_removed += s.nodes_removed;
-        total.joint_entered += s.joint_entered;
-        total.max_committed += s.max_committed;
-        total.leader_removed += s.leader_removed;
-        total.snaps_sent += s.snaps_sent;
-        total.nodes_added += s.nodes_added;
+        total.add(&s);
     }
-    eprintln!("{seeds} seeds x {steps} steps: {total:?}");
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{test}: {seeds} seeds x {steps} steps in {secs:.1}s ({:.1} seeds/s), {} failed: {total:?}",
+        seeds as f64 / secs.max(1e-9),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        for &seed in &failed {
+            eprintln!("  replay seed {seed}: {}", replay_command(test, seed));
+        }
+        panic!(
+            "{test}: {} of {seeds} seeds failed: {failed:?}",
+            failed.len()
+        );
+    }
     if seeds < 4 {
         return;
     }
@@ -1220,14 +1261,27 @@ fn run_seeds(first_seed: u64, default_seeds: usize, async_writes: bool) {
     assert!(total.restarts > 0, "no restart");
 }
 
+/// The one command that replays `seed` of test `test`.
+fn replay_command(test: &str, seed: u64) -> String {
+    let steps = env_usize("RAFT_SIM_STEPS", 3000);
+    format!(
+        "RAFT_SIM_FIRST={seed} RAFT_SIM_SEEDS=1 RAFT_SIM_STEPS={steps} cargo test -p raft-core --profile sim --test simulation -- --exact {test}"
+    )
+}
+
 #[test]
 fn simulation_with_compaction_membership_and_restarts() {
-    run_seeds(1, 8, false);
+    run_seeds(
+        "simulation_with_compaction_membership_and_restarts",
+        1,
+        8,
+        false,
+    );
 }
 
 #[test]
 fn simulation_with_async_storage_writes() {
-    run_seeds(101, 8, true);
+    run_seeds("simulation_with_async_storage_writes", 101, 8, true);
 }
 
 // ----------------------------------------------- regression found by the sim

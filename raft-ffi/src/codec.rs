@@ -10,6 +10,7 @@ use prost::Message as _;
 use raft_core::eraftpb::{
     ConfChange, ConfChangeV2, ConfState, Entry, HardState, Message, Snapshot,
 };
+use raft_core::message_nesting::decode_message;
 
 use crate::bytes::{in_slice, raft_buf};
 use crate::decoded::{
@@ -31,18 +32,24 @@ fn encode_into(out: *mut raft_buf, v: &impl prost::Message) -> FfiResult<()> {
 
 /// Decodes `(buf, len)` as `T`, builds its view with `view`, and hands both
 /// to C.
+/// Plain protobuf decoding (for the types without a nesting limit).
+fn plain<T: prost::Message + Default>(b: &[u8]) -> FfiResult<T> {
+    Ok(T::decode(b)?)
+}
+
 fn decode_with<T: prost::Message + Default, V>(
     buf: *const u8,
     len: usize,
     decoded: *mut *mut raft_decoded,
     out: *mut V,
+    decode: impl FnOnce(&[u8]) -> FfiResult<T>,
     view: impl FnOnce(&T, &mut Arena) -> V,
     wrap: impl FnOnce(Box<T>) -> Value,
 ) -> FfiResult<()> {
     let bytes = in_slice(buf, len, "buf")?;
     let decoded = out_ptr(decoded, "decoded")?;
     let out = out_ptr(out, "out")?;
-    let value = Box::new(T::decode(bytes)?);
+    let value = Box::new(decode(bytes)?);
     let mut arena = Arena::default();
     let v = view(&value, &mut arena);
     *decoded = raft_decoded::into_raw(wrap(value), arena);
@@ -83,6 +90,7 @@ pub unsafe extern "C" fn raft_entry_decode(
             len,
             decoded,
             out,
+            plain,
             |e: &Entry, _| entry_view(e),
             Value::Entry,
         )
@@ -154,6 +162,7 @@ pub unsafe extern "C" fn raft_conf_state_decode(
             len,
             decoded,
             out,
+            plain,
             |c: &ConfState, _| conf_state_view(c),
             Value::ConfState,
         )
@@ -192,6 +201,7 @@ pub unsafe extern "C" fn raft_conf_change_decode(
             len,
             decoded,
             out,
+            plain,
             |c: &ConfChange, _| conf_change_view(c),
             Value::ConfChange,
         )
@@ -230,6 +240,7 @@ pub unsafe extern "C" fn raft_conf_change_v2_decode(
             len,
             decoded,
             out,
+            plain,
             |c: &ConfChangeV2, a| a.conf_change_v2(c),
             Value::ConfChangeV2,
         )
@@ -269,6 +280,7 @@ pub unsafe extern "C" fn raft_snapshot_decode(
             len,
             decoded,
             out,
+            plain,
             |s: &Snapshot, _| snapshot_view(s),
             Value::Snapshot,
         )
@@ -276,7 +288,8 @@ pub unsafe extern "C" fn raft_snapshot_decode(
 }
 
 /// Encodes a message (with its entries, snapshot and responses, nested at
-/// most 8 deep) as raftpb `Message` bytes into `*out`.
+/// most RAFT_MAX_MESSAGE_DEPTH levels below it; deeper gives
+/// RAFT_ERR_INVALID_ARGUMENT) as raftpb `Message` bytes into `*out`.
 ///
 /// # Safety
 /// Pointers are NULL or valid for the duration of the call.
@@ -292,7 +305,9 @@ pub unsafe extern "C" fn raft_message_encode(
 }
 
 /// Decodes raftpb `Message` bytes; `*decoded` owns every array, snapshot and
-/// byte view reachable from `*out`.
+/// byte view reachable from `*out`. Responses nested more than
+/// RAFT_MAX_MESSAGE_DEPTH levels deep give RAFT_ERR_DECODE (the limit of
+/// `raft_message_encode`).
 ///
 /// # Safety
 /// Pointers are NULL or valid for the duration of the call.
@@ -309,6 +324,7 @@ pub unsafe extern "C" fn raft_message_decode(
             len,
             decoded,
             out,
+            |b| Ok(decode_message(b)?),
             |m: &Message, a| a.message(m),
             Value::Message,
         )
@@ -408,20 +424,73 @@ mod tests {
         );
     }
 
-    #[test]
-    fn deep_nesting_is_refused() {
+    /// A C message chain with `depth` levels of responses below `chain[0]`.
+    fn c_chain(depth: usize) -> Vec<raft_message> {
         // SAFETY: zeroed raft_message is valid (NULL arrays, zero lengths).
-        let mut chain: Vec<raft_message> = (0..12).map(|_| unsafe { std::mem::zeroed() }).collect();
-        for i in (0..11).rev() {
+        let mut chain: Vec<raft_message> =
+            (0..=depth).map(|_| unsafe { std::mem::zeroed() }).collect();
+        for i in (0..depth).rev() {
             let next: *const raft_message = &chain[i + 1];
             chain[i].responses = next;
             chain[i].responses_len = 1;
         }
-        let mut out = raft_buf::from_vec(Vec::new());
-        // SAFETY: valid pointers.
-        assert_eq!(
-            unsafe { raft_message_encode(&chain[0], &mut out) },
-            raft_result::RAFT_ERR_INVALID_ARGUMENT
-        );
+        chain
+    }
+
+    /// Protobuf bytes of a message with `depth` levels of responses.
+    fn nested_bytes(depth: usize) -> Vec<u8> {
+        let mut m = Message::with_type(MessageType::MsgAppResp);
+        for _ in 0..depth {
+            m = Message {
+                responses: vec![m],
+                ..Message::with_type(MessageType::MsgStorageAppend)
+            };
+        }
+        m.encode_to_vec()
+    }
+
+    fn last_error() -> String {
+        // SAFETY: raft_last_error returns a valid C string.
+        unsafe { std::ffi::CStr::from_ptr(crate::last_error::raft_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn one_nesting_limit_for_encode_and_decode() {
+        let max = crate::messages::RAFT_MAX_MESSAGE_DEPTH;
+        for depth in [max, max + 1, 100] {
+            let ok = depth <= max;
+            let chain = c_chain(depth);
+            let mut out = raft_buf::from_vec(Vec::new());
+            // SAFETY: valid pointers.
+            let rc = unsafe { raft_message_encode(&chain[0], &mut out) };
+            if ok {
+                assert_eq!(rc, raft_result::RAFT_OK, "{depth}");
+                let back = Message::decode(buf_vec(&out).as_slice()).unwrap();
+                assert_eq!(raft_core::message_nesting::message_depth(&back), depth);
+                // SAFETY: release the buffer.
+                unsafe { raft_buf_free(&mut out) };
+            } else {
+                assert_eq!(rc, raft_result::RAFT_ERR_INVALID_ARGUMENT, "{depth}");
+                assert!(last_error().contains("nested deeper than the limit of 8"));
+            }
+            let wire = nested_bytes(depth);
+            let mut d = null_mut();
+            // SAFETY: zeroed out-parameter.
+            let mut view: raft_message = unsafe { std::mem::zeroed() };
+            // SAFETY: valid pointers.
+            let rc = unsafe { raft_message_decode(wire.as_ptr(), wire.len(), &mut d, &mut view) };
+            if ok {
+                assert_eq!(rc, raft_result::RAFT_OK, "{depth}");
+                // SAFETY: release what was decoded.
+                unsafe { raft_decoded_free(&mut d) };
+            } else {
+                assert_eq!(rc, raft_result::RAFT_ERR_DECODE, "{depth}");
+                assert!(d.is_null(), "nothing handed out");
+                let e = last_error();
+                assert!(e.contains("nested deeper than the limit of 8"), "{e}");
+            }
+        }
     }
 }

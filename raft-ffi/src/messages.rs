@@ -161,8 +161,13 @@ pub struct raft_message {
     pub responses_len: usize,
 }
 
-/// Deepest nesting of `responses` accepted when encoding a message.
+/// Deepest nesting of `responses` (levels below the top message) accepted
+/// when encoding and when decoding a message or stepping its bytes.
 pub const RAFT_MAX_MESSAGE_DEPTH: usize = 8;
+
+// One limit for encoding and decoding: the core's (a literal above for
+// cbindgen).
+const _: () = assert!(RAFT_MAX_MESSAGE_DEPTH == raft_core::message_nesting::MAX_MESSAGE_DEPTH);
 
 /// The C array `(p, n)`; NULL is accepted when `n` is 0.
 pub fn in_array<'a, T>(p: *const T, n: usize, what: &str) -> FfiResult<&'a [T]> {
@@ -282,7 +287,7 @@ pub fn snapshot_in(s: &raft_snapshot) -> FfiResult<Snapshot> {
 pub fn message_in(m: &raft_message, depth: usize) -> FfiResult<Message> {
     if depth > RAFT_MAX_MESSAGE_DEPTH {
         return Err(Fail::invalid(format!(
-            "message.responses nested deeper than {RAFT_MAX_MESSAGE_DEPTH}"
+            "message responses nested deeper than the limit of {RAFT_MAX_MESSAGE_DEPTH} levels"
         )));
     }
     let entries = in_array(m.entries, m.entries_len, "message.entries")?

@@ -5,8 +5,6 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 
 use bytes::Bytes;
-use prost::Message as _;
-use raft_core::eraftpb::Message;
 use raft_core::proto_ext::ConfChangeI;
 use raft_core::{RawNode, SnapshotStatus, StateRole, Storage};
 
@@ -47,7 +45,11 @@ impl Handle for raft_rawnode {
     }
 }
 
-/// Runs `f` on the node behind `node`, refusing reentrant calls.
+/// Runs `f` on the node behind `node`, refusing reentrant calls, and every
+/// call once the node failed (a storage failure or broken invariant made a
+/// call return RAFT_ERR_POISONED): as raft.h promises, only `_free` works
+/// then, also for the calls the core cannot refuse itself (tick, has_ready,
+/// status, progress).
 fn with_node(
     what: &str,
     node: *const raft_rawnode,
@@ -60,6 +62,12 @@ fn with_node(
                 "reentrant call: the node is running a call (a callback called back into it)",
             )
         })?;
+        if let Some(why) = n.failure() {
+            return Err(Fail::new(
+                raft_result::RAFT_ERR_POISONED,
+                format!("the node failed earlier and refuses every call but free: {why}"),
+            ));
+        }
         f(&mut n)
     })
 }
@@ -342,7 +350,7 @@ pub unsafe extern "C" fn raft_rawnode_step(
     len: usize,
 ) -> raft_result {
     with_node("raft_rawnode_step", node, |n| {
-        let m = Message::decode(in_slice(msg, len, "msg")?)?;
+        let m = raft_core::message_nesting::decode_message(in_slice(msg, len, "msg")?)?;
         Ok(n.step(m)?)
     })
 }
@@ -520,50 +528,57 @@ mod tests {
     use std::ffi::CStr;
     use std::rc::Rc;
 
-    use raft_core::eraftpb::{ConfState, Entry, Snapshot};
+    use prost::Message as _;
+    use raft_core::eraftpb::{ConfState, Entry, Message, Snapshot};
     use raft_core::{MemoryStorage, RaftState, Result as CoreResult};
 
     use super::*;
     use crate::bytes::raft_bytes;
     use crate::config::raft_config_init;
 
-    /// A memory storage that panics in every method once `armed` is set: a
-    /// Rust-side seam to provoke a panic inside an exported call (C
-    /// callbacks cannot panic, and the library has no test hooks).
+    /// A memory storage that fails every method once `armed` is set: it
+    /// panics (a Rust-side seam to provoke a panic inside an exported call:
+    /// C callbacks cannot panic, and the library has no test hooks), or with
+    /// `error` set returns a storage error.
     struct PanickingStorage {
         inner: MemoryStorage,
         armed: Rc<std::cell::Cell<bool>>,
+        error: bool,
     }
 
     impl PanickingStorage {
-        fn check(&self) {
+        fn check(&self) -> CoreResult<()> {
+            if self.armed.get() && self.error {
+                return Err(raft_core::StorageError::Other("disk on fire".into()).into());
+            }
             assert!(!self.armed.get(), "storage armed to panic");
+            Ok(())
         }
     }
 
     impl Storage for PanickingStorage {
         fn initial_state(&self) -> CoreResult<RaftState> {
-            self.check();
+            self.check()?;
             self.inner.initial_state()
         }
         fn entries(&self, low: u64, high: u64, max_size: u64) -> CoreResult<Vec<Entry>> {
-            self.check();
+            self.check()?;
             self.inner.entries(low, high, max_size)
         }
         fn term(&self, idx: u64) -> CoreResult<u64> {
-            self.check();
+            self.check()?;
             self.inner.term(idx)
         }
         fn first_index(&self) -> CoreResult<u64> {
-            self.check();
+            self.check()?;
             self.inner.first_index()
         }
         fn last_index(&self) -> CoreResult<u64> {
-            self.check();
+            self.check()?;
             self.inner.last_index()
         }
         fn snapshot(&self) -> CoreResult<Snapshot> {
-            self.check();
+            self.check()?;
             self.inner.snapshot()
         }
     }
@@ -608,6 +623,7 @@ mod tests {
         let mut node = node_on(Box::new(PanickingStorage {
             inner: voters(&[1]),
             armed: armed.clone(),
+            error: false,
         }));
         // SAFETY (this and every call below): `node` is live until freed.
         assert_eq!(unsafe { raft_rawnode_tick(node) }, raft_result::RAFT_OK);
@@ -658,6 +674,137 @@ mod tests {
     }
 
     #[test]
+    fn after_a_storage_failure_every_call_but_free_is_refused() {
+        let armed = Rc::new(std::cell::Cell::new(false));
+        let mut node = node_on(Box::new(PanickingStorage {
+            inner: voters(&[1, 2]),
+            armed: armed.clone(),
+            error: true,
+        }));
+        armed.set(true);
+        // SAFETY (this and every call below): `node` is live until freed;
+        // out-parameters point to writable locals.
+        let rc = unsafe { raft_rawnode_campaign(node) };
+        assert_eq!(rc, raft_result::RAFT_ERR_STORAGE, "the cause first");
+        assert!(last_error(node).contains("disk on fire"));
+        // Sticky even though the storage works again, for the calls the
+        // core refuses itself and for those it cannot refuse.
+        armed.set(false);
+        let mut st = raft_status {
+            id: 77,
+            ..Default::default()
+        };
+        let mut b = true;
+        let mut n = 5usize;
+        let mut rd: *mut raft_ready = std::ptr::null_mut();
+        let mut dec: *mut raft_decoded = std::ptr::null_mut();
+        // SAFETY: all-zero is a valid raft_conf_state (NULL arrays, 0 lengths).
+        let mut cs: raft_conf_state = unsafe { std::mem::zeroed() };
+        let (pst, pb, pn) = (
+            &mut st as *mut raft_status,
+            &mut b as *mut bool,
+            &mut n as *mut usize,
+        );
+        let (prd, pdec, pcs) = (
+            &mut rd as *mut *mut raft_ready,
+            &mut dec as *mut *mut raft_decoded,
+            &mut cs as *mut raft_conf_state,
+        );
+        type Call<'a> = Box<dyn Fn() -> raft_result + 'a>;
+        let calls: Vec<(&str, Call)> = vec![
+            ("tick", Box::new(|| unsafe { raft_rawnode_tick(node) })),
+            (
+                "campaign",
+                Box::new(|| unsafe { raft_rawnode_campaign(node) }),
+            ),
+            (
+                "has_ready",
+                Box::new(|| unsafe { raft_rawnode_has_ready(node, pb) }),
+            ),
+            (
+                "status",
+                Box::new(|| unsafe { raft_rawnode_status(node, pst) }),
+            ),
+            (
+                "progress",
+                Box::new(|| unsafe { raft_rawnode_progress(node, std::ptr::null_mut(), pn) }),
+            ),
+            (
+                "ready",
+                Box::new(|| unsafe { raft_rawnode_ready(node, prd) }),
+            ),
+            (
+                "advance",
+                Box::new(|| unsafe { raft_rawnode_advance(node) }),
+            ),
+            (
+                "propose",
+                Box::new(|| unsafe { raft_rawnode_propose(node, b"x".as_ptr(), 1) }),
+            ),
+            (
+                "forget_leader",
+                Box::new(|| unsafe { raft_rawnode_forget_leader(node) }),
+            ),
+            (
+                "transfer_leader",
+                Box::new(|| unsafe { raft_rawnode_transfer_leader(node, 2) }),
+            ),
+            (
+                "report_unreachable",
+                Box::new(|| unsafe { raft_rawnode_report_unreachable(node, 2) }),
+            ),
+            (
+                "conf_state",
+                Box::new(|| unsafe { raft_rawnode_conf_state(node, pdec, pcs) }),
+            ),
+            (
+                "step",
+                Box::new(|| unsafe { raft_rawnode_step(node, std::ptr::null(), 0) }),
+            ),
+        ];
+        for (name, call) in &calls {
+            assert_eq!(call(), raft_result::RAFT_ERR_POISONED, "{name}");
+            let msg = last_error(node);
+            assert!(msg.contains(&format!("raft_rawnode_{name}")), "{msg}");
+            assert!(msg.contains("disk on fire"), "{name}: the cause: {msg}");
+        }
+        drop(calls);
+        assert_eq!(st.id, 77, "out-parameter written by a refused call");
+        assert_eq!(n, 5);
+        assert!(b);
+        assert!(rd.is_null() && dec.is_null());
+        // SAFETY: `node` is live; free clears the pointer.
+        unsafe { raft_rawnode_free(&mut node) };
+        assert!(node.is_null());
+    }
+
+    #[test]
+    fn step_refuses_responses_nested_beyond_the_limit() {
+        let mut node = node_on(Box::new(voters(&[1, 2])));
+        let mut m = Message::with_type(raft_core::eraftpb::MessageType::MsgHeartbeat);
+        m.from = 2;
+        m.to = 1;
+        m.term = 1;
+        for _ in 0..=crate::messages::RAFT_MAX_MESSAGE_DEPTH {
+            let top = Message {
+                responses: Vec::new(),
+                ..m.clone()
+            };
+            m = Message {
+                responses: vec![m],
+                ..top
+            };
+        }
+        let wire = m.encode_to_vec();
+        // SAFETY: `node` is live; `wire` is readable.
+        let rc = unsafe { raft_rawnode_step(node, wire.as_ptr(), wire.len()) };
+        assert_eq!(rc, raft_result::RAFT_ERR_DECODE);
+        assert!(last_error(node).contains("nested deeper than the limit"));
+        // SAFETY: `node` is live.
+        unsafe { raft_rawnode_free(&mut node) };
+    }
+
+    #[test]
     fn panic_in_the_constructor_writes_no_handle() {
         let armed = Rc::new(std::cell::Cell::new(true));
         // SAFETY: an all-zero raft_config (integers, NULL pointers, None
@@ -670,6 +817,7 @@ mod tests {
         let store = Box::new(PanickingStorage {
             inner: voters(&[1]),
             armed,
+            error: false,
         });
         assert_eq!(
             guard("raft_rawnode_new", || create(&cfg, store, &mut node)),

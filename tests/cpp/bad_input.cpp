@@ -326,10 +326,28 @@ int main() {
             EXPECT(e.code() == RAFT_ERR_STORAGE);
             EXPECT(std::strstr(e.what(), "disk unplugged") != nullptr);
         }
-        // The failure is remembered: later calls are refused, not crashed.
+        // The failure is remembered: every later call but free is refused
+        // with RAFT_ERR_POISONED (raft.h), also those the core cannot refuse
+        // itself, and no out-parameter is written.
         st->mode = Flaky::OK;
-        EXPECT(raft_rawnode_campaign(n.get()) != RAFT_OK);
-        EXPECT(std::strlen(raft_rawnode_last_error(n.get())) > 0);
+        raft_rawnode *p = n.get();
+        EXPECT(raft_rawnode_campaign(p) == RAFT_ERR_POISONED);
+        EXPECT(std::strstr(raft_rawnode_last_error(p), "disk unplugged") != nullptr);
+        EXPECT(raft_rawnode_tick(p) == RAFT_ERR_POISONED);
+        EXPECT(std::strstr(raft_rawnode_last_error(p), "raft_rawnode_tick") != nullptr);
+        bool has = true;
+        EXPECT(raft_rawnode_has_ready(p, &has) == RAFT_ERR_POISONED && has);
+        raft_status status{};
+        status.id = 77;
+        EXPECT(raft_rawnode_status(p, &status) == RAFT_ERR_POISONED && status.id == 77);
+        size_t count = 5;
+        EXPECT(raft_rawnode_progress(p, nullptr, &count) == RAFT_ERR_POISONED && count == 5);
+        raft_ready *rd = nullptr;
+        EXPECT(raft_rawnode_ready(p, &rd) == RAFT_ERR_POISONED && rd == nullptr);
+        EXPECT(raft_rawnode_advance(p) == RAFT_ERR_POISONED);
+        EXPECT(raft_rawnode_propose(p, nullptr, 0) == RAFT_ERR_POISONED);
+        EXPECT(raft_rawnode_forget_leader(p) == RAFT_ERR_POISONED);
+        EXPECT(raft_rawnode_report_unreachable(p, 2) == RAFT_ERR_POISONED);
 
         auto st2 = std::make_shared<Flaky>();
         raft::RawNode n2(c, st2);

@@ -67,6 +67,26 @@ describe("pb.entry", function()
         assert.is_false(e:parser("\x22\x05ab"))
         assert.are.equal(7, e.index)
     end)
+    it("message parser refuses responses nested deeper than 8 levels", function()
+        -- Field 14 (responses), wire type 2, around an empty message.
+        local function varint(n)
+            local out = ""
+            while n >= 128 do
+                out = out .. string.char(n % 128 + 128)
+                n = n // 128
+            end
+            return out .. string.char(n)
+        end
+        local function nested(depth)
+            local b = ""
+            for _ = 1, depth do b = "\x72" .. varint(#b) .. b end
+            return b
+        end
+        local m = pb.message()
+        assert.is_true(m:parser(nested(8)))
+        assert.is_false(m:parser(nested(9)))
+        assert.is_false(m:parser(nested(100)))
+    end)
     it("raises on unknown members and wrong types", function()
         local e = pb.entry()
         assert.has_error(function() return e.nope end, nil)

@@ -17,11 +17,10 @@ pub trait Wire {
     fn with_core<R>(&self, f: impl FnOnce(&Self::Core) -> R) -> R;
     /// Replaces the contents with a decoded value (every field present).
     fn set_core(&mut self, v: Self::Core);
-}
-
-/// Decodes `b` as `M`; `None` on malformed bytes.
-pub fn decode<M: prost::Message + Default>(b: &[u8]) -> Option<M> {
-    M::decode(b).ok()
+    /// Decodes bytes; `None` on malformed bytes.
+    fn decode(b: &[u8]) -> Option<Self::Core> {
+        Self::Core::decode(b).ok()
+    }
 }
 
 /// Adds `serialize()`, `byte_size()` and `parser(bytes) -> bool` (false on
@@ -39,7 +38,7 @@ where
     });
     m.add_method_mut("parser", move |_, t, v: LuaValue| {
         let b = to_bytes(&v, &format!("{name}:parser"))?;
-        Ok(match decode::<T::Core>(&b) {
+        Ok(match T::decode(&b) {
             Some(c) => {
                 t.set_core(c);
                 true

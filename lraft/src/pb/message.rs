@@ -23,6 +23,11 @@ impl Wire for LMessage {
     fn set_core(&mut self, v: Self::Core) {
         self.0 = Msg::full(v);
     }
+    /// Refuses responses nested deeper than the core's limit, the one every
+    /// encoder and decoder of the project applies.
+    fn decode(b: &[u8]) -> Option<Self::Core> {
+        raft_core::message_nesting::decode_message(b).ok()
+    }
 }
 
 fn get(lua: &Lua, t: &LMessage, key: LuaValue) -> LuaResult<LuaValue> {

@@ -23,9 +23,9 @@ impl<S: Storage> Raft<S> {
             );
             return;
         }
-        if self.term == u64::MAX {
+        if self.term >= crate::bounds::MAX_TERM_OR_INDEX {
             // Only reachable through a peer (or storage) handing us the
-            // largest term; a new term cannot be started from there.
+            // largest accepted term; peers would refuse a higher one.
             log!(
                 self,
                 Error,

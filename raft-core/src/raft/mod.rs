@@ -331,6 +331,7 @@ impl<S: Storage> Raft<S> {
     }
 
     fn load_state(&mut self, hs: &HardState) -> Result<()> {
+        crate::bounds::check("hard state term", hs.term)?;
         if hs.commit < self.raft_log.committed || hs.commit > self.raft_log.last_index() {
             return Err(Error::Invariant(format!(
                 "{:x} state.commit {} is out of range [{}, {}]",

@@ -995,13 +995,13 @@ fn indexes_at_the_top_of_the_range_do_not_overflow() {
     assert_eq!(l.unstable.offset, u64::MAX);
     assert!(!l.has_fault());
 
-    // A snapshot at the very top does not make the storage overflow.
+    // The storage refuses a snapshot at the very top (beyond
+    // MAX_TERM_OR_INDEX), and the log refuses a storage that reports one.
     let s = MemoryStorage::new();
-    s.apply_snapshot(snap(u64::MAX, 1)).unwrap();
-    assert_eq!(s.first_index().unwrap(), u64::MAX);
-    assert_eq!(s.last_index().unwrap(), u64::MAX);
-    assert!(s.entries(u64::MAX, u64::MAX, NO_LIMIT).is_err());
+    assert!(s.apply_snapshot(snap(u64::MAX, 1)).is_err());
+    assert_eq!(s.last_index().unwrap(), 0);
+    s.apply_snapshot(snap(crate::MAX_TERM_OR_INDEX, 1)).unwrap();
     let l = RaftLog::new(s, null()).unwrap();
-    assert_eq!(l.last_index(), u64::MAX);
-    assert_eq!(l.term(u64::MAX), Ok(1));
+    assert_eq!(l.last_index(), crate::MAX_TERM_OR_INDEX);
+    assert_eq!(l.term(crate::MAX_TERM_OR_INDEX), Ok(1));
 }
