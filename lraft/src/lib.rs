@@ -16,7 +16,6 @@ pub mod readstate;
 pub mod ready;
 pub mod status;
 pub mod storage_ref;
-pub mod sync_env;
 pub mod util;
 
 use mlua::prelude::*;

@@ -1,15 +1,11 @@
-//! Codec and file-layer tests (outside the lib: the module-mode lib cannot
+//! Codec tests (outside the lib: the module-mode lib cannot
 //! link a unit-test binary without a Lua host; see build.rs).
-
-use std::io::Write;
 
 use bytes::Bytes;
 use lraft::pb::presence::{Cc, Ent, Hs, Msg};
 use lraft::pb::wire::{put_varint, varint_len, Reader};
-use lraft::sync_env::SyncEnv;
 use prost::Message as _;
 use raft_core::eraftpb::{ConfChange, Entry, HardState, Message, Snapshot};
-use rusty_leveldb::env::Env;
 
 #[test]
 fn varint_round_trip() {
@@ -110,25 +106,4 @@ fn hard_state_and_conf_changes_round_trip() {
     cc.encode(&mut b);
     assert_eq!(b, cc.cc.encode_to_vec());
     assert_eq!(Cc::decode(&b), Some(cc));
-}
-
-#[test]
-fn writes_and_flushes_through() {
-    let dir = std::env::temp_dir().join(format!("lraft-syncenv-{}", std::process::id()));
-    let env = SyncEnv::new();
-    env.mkdir(&dir).unwrap();
-    let p = dir.join("f");
-    {
-        let mut w = env.open_writable_file(&p).unwrap();
-        w.write_all(b"abc").unwrap();
-        w.flush().unwrap();
-    }
-    {
-        let mut w = env.open_appendable_file(&p).unwrap();
-        w.write_all(b"def").unwrap();
-    }
-    assert_eq!(std::fs::read(&p).unwrap(), b"abcdef");
-    env.rename(&p, &dir.join("g")).unwrap();
-    assert!(!p.exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
