@@ -158,6 +158,9 @@ impl GroupState {
 /// store (or, for a snapshot file, the group) refuse every further call
 /// with that reason, reads included, so a node reading it stops
 /// (`Error::Poisoned`) instead of running on state that is not on disk.
+/// (The failed write may still reach the disk later, when LevelDB flushes
+/// its buffer on close, as a write cut short by a crash may; it was never
+/// acknowledged, which is all Raft needs.)
 #[derive(Clone)]
 pub struct Group {
     inner: Rc<StoreInner>,
