@@ -352,7 +352,7 @@ impl Group {
                 return Err(other(m));
             }
         }
-        self.inner.write(p.batch, p.sync)?;
+        self.inner.write(p.batch, p.sync, p.old_file.is_some())?;
         let mut st = self.st.borrow_mut();
         if let Some(hs) = p.hard_state {
             st.hard_state = hs;
@@ -383,7 +383,9 @@ impl Group {
     /// Persists a Ready's hard state, snapshot and entries as one atomic
     /// batch, fsynced once when `rd.must_sync` (or a snapshot is applied)
     /// and the store syncs. Durable when it returns `Ok`; on error nothing
-    /// of the Ready may be acknowledged.
+    /// of the Ready may be acknowledged. A Ready without `must_sync` only
+    /// moves the commit index: as etcd allows, it is written without fsync
+    /// and may be lost in a crash (the node learns the commit index again).
     pub fn persist_ready(&self, rd: &Ready) -> Result<()> {
         self.persist(rd.hard_state, &rd.snapshot, &rd.entries, rd.must_sync)
     }

@@ -92,10 +92,11 @@ impl StoreInner {
         f(g.as_mut().expect("checked open"))
     }
 
-    /// Writes `batch` (fsynced when `sync` and the store syncs). A failure
-    /// marks the store failed.
-    pub(crate) fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
-        let sync = sync && self.sync;
+    /// Writes `batch`, fsynced when `sync` and the store syncs, or always
+    /// when `force` (a batch after which a file is deleted must be on disk
+    /// first). A failure marks the store failed.
+    pub(crate) fn write(&self, batch: WriteBatch, sync: bool, force: bool) -> Result<()> {
+        let sync = (sync && self.sync) || force;
         let r = self.with_db(|db| {
             db.write(batch, sync)
                 .map_err(|e| other(format!("write to {}: {e}", self.path.display())))
@@ -300,7 +301,7 @@ impl Store {
         for k in &doomed {
             b.delete(k);
         }
-        self.inner.write(b, true)?;
+        self.inner.write(b, true, true)?;
         if let Some(st) = self.inner.groups.borrow_mut().remove(&id) {
             st.borrow_mut().dropped = true;
         }
