@@ -107,7 +107,7 @@ impl StoreInner {
             // Keep the info log from growing with compactions.
             let n = self.writes.get().wrapping_add(1);
             self.writes.set(n);
-            if n % 4096 == 0 {
+            if n & 4095 == 0 {
                 self.info.clear();
             }
         }

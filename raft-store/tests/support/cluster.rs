@@ -28,12 +28,20 @@ pub struct Cluster {
     /// Compact a member's log to `applied - keep` once it holds more than
     /// `2 * keep` entries (0: never), making a snapshot there first.
     pub compact_keep: u64,
+    /// Time spent in `persist_ready`, and how many calls synced.
+    pub persist_time: std::time::Duration,
+    pub synced_persists: u64,
 }
 
 impl Cluster {
     /// Opens (or restarts from) one store per directory; members are
     /// numbered from 1. Empty stores are bootstrapped with every member.
     pub fn open(dirs: &[PathBuf], sync: bool) -> Cluster {
+        Cluster::open_with(dirs, sync, StoreOptions::new("").cache_bytes)
+    }
+
+    /// [`Cluster::open`] with each group caching `cache_bytes` of entries.
+    pub fn open_with(dirs: &[PathBuf], sync: bool, cache_bytes: usize) -> Cluster {
         let ids: Vec<u64> = (1..=dirs.len() as u64).collect();
         let members = dirs
             .iter()
@@ -41,6 +49,7 @@ impl Cluster {
             .map(|(d, &id)| {
                 let mut o = StoreOptions::new(d);
                 o.sync = sync;
+                o.cache_bytes = cache_bytes;
                 let store = Store::open(o).expect("open store");
                 let group = store.open_group(1).expect("open group");
                 let mut c = Config::new(id);
@@ -68,6 +77,8 @@ impl Cluster {
             members,
             outbox: VecDeque::new(),
             compact_keep: 0,
+            persist_time: std::time::Duration::ZERO,
+            synced_persists: 0,
         }
     }
 
@@ -94,7 +105,10 @@ impl Cluster {
             return false;
         }
         let rd = m.node.ready().expect("ready");
+        let t = std::time::Instant::now();
         m.group.persist_ready(&rd).expect("persist");
+        self.persist_time += t.elapsed();
+        self.synced_persists += u64::from(rd.must_sync);
         ack(m.id, &rd);
         if !rd.snapshot.is_empty() {
             m.applied = rd.snapshot.metadata.index;

@@ -67,7 +67,7 @@ fn main() {
         c.pump(&mut ack);
         // Now and then a member restarts campaigning (a new term, votes,
         // conflicting tails on followers).
-        if x % 97 == 0 {
+        if x % 97 == 1 {
             let i = (x / 97 % 3) as usize;
             let _ = c.members[i].node.campaign();
             c.pump(&mut ack);
