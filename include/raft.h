@@ -553,6 +553,26 @@ typedef struct raft_ready raft_ready;
 typedef struct raft_sink raft_sink;
 
 /**
+ * A durable store: one LevelDB database directory holding the logs of any
+ * number of Raft groups, with snapshot data files beside it. A second
+ * process (or a second open in this one) opening the same directory gets
+ * RAFT_ERR_STORAGE until this one is closed.
+ *
+ * Threading: a store, its groups and the nodes built on them must all be
+ * used from one thread.
+ */
+typedef struct raft_store raft_store;
+
+/**
+ * The log of one Raft group in a store. Create a node on it with
+ * `raft_rawnode_new_on_store_group`, then write each Ready with
+ * `raft_store_group_persist_ready` before sending its messages. After a
+ * failed write the group (and the store) refuses every further call, and
+ * a node on it fails at its next storage read.
+ */
+typedef struct raft_store_group raft_store_group;
+
+/**
  * A buffer of bytes owned by the caller, released with [`raft_buf_free`].
  * The caller reads `data[0..len]` and must not change the fields.
  */
@@ -1161,6 +1181,26 @@ typedef struct raft_read_state {
      */
     struct raft_bytes request_ctx;
 } raft_read_state;
+
+/**
+ * How to open a store. Fill it with `raft_store_options_init`, then set
+ * `path`. Read during `raft_store_open` only.
+ */
+typedef struct raft_store_options {
+    /**
+     * The database directory (NUL-terminated; created when missing).
+     */
+    const char *path;
+    /**
+     * Fsync writes that must be durable (default true). false: a machine
+     * crash may lose acknowledged writes; for tests only.
+     */
+    bool sync;
+    /**
+     * Bytes of recent entries each group keeps in memory (default 4 MiB).
+     */
+    uint64_t cache_bytes;
+} raft_store_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1908,6 +1948,201 @@ raft_result raft_ready_must_sync(const struct raft_ready *rd, bool *out);
  * string lives as long as the library is loaded.
  */
 const char *raft_result_str(int32_t code);
+
+/**
+ * Fills `*opts` with the defaults (path NULL, sync on, 4 MiB cache).
+ *
+ * # Safety
+ * `opts` is NULL or valid for writes.
+ */
+raft_result raft_store_options_init(struct raft_store_options *opts);
+
+/**
+ * Opens (creating when missing) the store described by `*opts` into
+ * `*out` (release with `raft_store_free`). A damaged file gives
+ * RAFT_ERR_STORAGE with a message naming it.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `opts->path` is NULL or NUL-terminated.
+ */
+raft_result raft_store_open(const struct raft_store_options *opts, struct raft_store **out);
+
+/**
+ * Flushes and closes the database now, releasing its lock; groups and
+ * nodes of the store fail from then on. The handle must still be freed.
+ *
+ * # Safety
+ * `s` is NULL or a live handle.
+ */
+raft_result raft_store_close(const struct raft_store *s);
+
+/**
+ * Releases the handle and sets `*s` to NULL; the database is closed when
+ * the last of the store, its groups and their nodes is released. Accepts
+ * NULL.
+ *
+ * # Safety
+ * `s` is NULL or points to NULL or to a live handle.
+ */
+void raft_store_free(struct raft_store **s);
+
+/**
+ * The message of the last failed call on `s` ("" if none); for NULL, the
+ * thread's last error.
+ *
+ * # Safety
+ * `s` is NULL or a live handle.
+ */
+const char *raft_store_last_error(const struct raft_store *s);
+
+/**
+ * Opens group `id` (empty when never written) into `*out` (release with
+ * `raft_store_group_free`). Its entries and snapshot file are checked.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_open_group(const struct raft_store *s,
+                                  uint64_t id,
+                                  struct raft_store_group **out);
+
+/**
+ * Removes every key and the snapshot file of group `id`, durably.
+ *
+ * # Safety
+ * `s` is NULL or a live handle.
+ */
+raft_result raft_store_drop_group(const struct raft_store *s, uint64_t id);
+
+/**
+ * Releases the group handle and sets `*g` to NULL. Accepts NULL.
+ *
+ * # Safety
+ * `g` is NULL or points to NULL or to a live handle.
+ */
+void raft_store_group_free(struct raft_store_group **g);
+
+/**
+ * The message of the last failed call on `g` ("" if none); for NULL, the
+ * thread's last error.
+ *
+ * # Safety
+ * `g` is NULL or a live handle.
+ */
+const char *raft_store_group_last_error(const struct raft_store_group *g);
+
+/**
+ * Creates a node reading its log from the group (restarting from what
+ * the group holds). The node shares the group's state; the group handle
+ * may be freed before the node.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_rawnode_new_on_store_group(const struct raft_config *cfg,
+                                            const struct raft_store_group *group,
+                                            struct raft_rawnode **out);
+
+/**
+ * Persists the Ready's hard state, snapshot and entries as one atomic
+ * batch, fsynced once when the Ready must be synced. Durable when it
+ * returns RAFT_OK; on an error nothing of the Ready may be acknowledged
+ * (do not send its messages).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_persist_ready(const struct raft_store_group *g,
+                                           const struct raft_ready *ready);
+
+/**
+ * Appends entries (etcd MemoryStorage semantics: a conflicting tail is
+ * replaced, a gap is RAFT_ERR_INVARIANT), durably.
+ *
+ * # Safety
+ * `entries` is NULL (with `len` 0) or points to `len` valid entries.
+ */
+raft_result raft_store_group_append(const struct raft_store_group *g,
+                                    const struct raft_entry *entries,
+                                    size_t len);
+
+/**
+ * Saves the hard state, durably.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_set_hard_state(const struct raft_store_group *g,
+                                            const struct raft_hard_state *hs);
+
+/**
+ * Reads the saved hard state into `*out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_hard_state(const struct raft_store_group *g,
+                                        struct raft_hard_state *out);
+
+/**
+ * Replaces the group's log with a snapshot (from a leader), durably; an
+ * older one gives RAFT_ERR_SNAPSHOT_OUT_OF_DATE.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_apply_snapshot(const struct raft_store_group *g,
+                                            const struct raft_snapshot *snap);
+
+/**
+ * Discards the entries before `index` (at most the last index), durably;
+ * older indexes give RAFT_ERR_COMPACTED.
+ *
+ * # Safety
+ * `g` is NULL or a live handle.
+ */
+raft_result raft_store_group_compact(const struct raft_store_group *g, uint64_t index);
+
+/**
+ * Makes a snapshot at applied index `index` with the application state
+ * `(data, len)` (copied into a checksummed file) and membership `*cs`
+ * (NULL keeps the previous one), durably.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_create_snapshot(const struct raft_store_group *g,
+                                             uint64_t index,
+                                             const struct raft_conf_state *cs,
+                                             const uint8_t *data,
+                                             size_t len);
+
+/**
+ * Reads the current snapshot (its data file checked against its
+ * checksum); `*decoded` owns the views of `*out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_snapshot(const struct raft_store_group *g,
+                                      struct raft_decoded **decoded,
+                                      struct raft_snapshot *out);
+
+/**
+ * Writes the first available index to `*index`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_first_index(const struct raft_store_group *g, uint64_t *index);
+
+/**
+ * Writes the last index to `*index`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_store_group_last_index(const struct raft_store_group *g, uint64_t *index);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -513,12 +513,127 @@ private:
     raft_ready *p_ = nullptr;
 };
 
+/// The log of one Raft group in a durable Store (move-only). Create a
+/// RawNode on it, and write each Ready with persist() before sending the
+/// Ready's messages.
+class StoreGroup {
+public:
+    explicit StoreGroup(raft_store_group *p) : p_(p) {}
+    StoreGroup(StoreGroup &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    StoreGroup &operator=(StoreGroup &&o) noexcept {
+        if (this != &o) {
+            raft_store_group_free(&p_);
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    StoreGroup(const StoreGroup &) = delete;
+    StoreGroup &operator=(const StoreGroup &) = delete;
+    ~StoreGroup() { raft_store_group_free(&p_); }
+
+    raft_store_group *get() const { return p_; }
+
+    /// Hard state, snapshot and entries of the Ready in one atomic, synced
+    /// write: durable when it returns.
+    void persist(const Ready &rd) { check(raft_store_group_persist_ready(p_, rd.get())); }
+    void append(const std::vector<Entry> &entries) {
+        std::vector<raft_entry> v;
+        v.reserve(entries.size());
+        for (const auto &e : entries) v.push_back(e.c());
+        check(raft_store_group_append(p_, v.data(), v.size()));
+    }
+    void set_hard_state(const HardState &hs) { check(raft_store_group_set_hard_state(p_, &hs)); }
+    HardState hard_state() const {
+        HardState hs{};
+        check(raft_store_group_hard_state(p_, &hs));
+        return hs;
+    }
+    void apply_snapshot(const Snapshot &s) {
+        raft_snapshot c = s.c();
+        check(raft_store_group_apply_snapshot(p_, &c));
+    }
+    void compact(uint64_t index) { check(raft_store_group_compact(p_, index)); }
+    void create_snapshot(uint64_t index, const ConfState *cs, std::string_view data) {
+        raft_conf_state c{};
+        if (cs) c = cs->c();
+        check(raft_store_group_create_snapshot(p_, index, cs ? &c : nullptr, detail::u8(data), data.size()));
+    }
+    Snapshot snapshot() const {
+        detail::Decoded d;
+        raft_snapshot s;
+        check(raft_store_group_snapshot(p_, &d.p, &s));
+        return Snapshot::from(s);
+    }
+    uint64_t first_index() const {
+        uint64_t i = 0;
+        check(raft_store_group_first_index(p_, &i));
+        return i;
+    }
+    uint64_t last_index() const {
+        uint64_t i = 0;
+        check(raft_store_group_last_index(p_, &i));
+        return i;
+    }
+
+private:
+    void check(raft_result rc) const { detail::check(rc, raft_store_group_last_error(p_)); }
+    raft_store_group *p_ = nullptr;
+};
+
+/// A durable Raft log store over LevelDB (move-only): one database
+/// directory serving any number of groups. A second open of the same
+/// directory throws until this one is closed or destroyed. Use a store,
+/// its groups and their nodes from one thread.
+class Store {
+public:
+    explicit Store(const std::string &path, bool sync = true, uint64_t cache_bytes = 4u << 20) {
+        raft_store_options o;
+        detail::check(raft_store_options_init(&o));
+        o.path = path.c_str();
+        o.sync = sync;
+        o.cache_bytes = cache_bytes;
+        detail::check(raft_store_open(&o, &p_));
+    }
+    Store(Store &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    Store &operator=(Store &&o) noexcept {
+        if (this != &o) {
+            raft_store_free(&p_);
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    Store(const Store &) = delete;
+    Store &operator=(const Store &) = delete;
+    ~Store() { raft_store_free(&p_); }
+
+    raft_store *get() const { return p_; }
+
+    /// Opens group `id` (empty when never written).
+    StoreGroup group(uint64_t id) const {
+        raft_store_group *g = nullptr;
+        check(raft_store_open_group(p_, id, &g));
+        return StoreGroup(g);
+    }
+    /// Removes every key and the snapshot file of group `id`.
+    void drop_group(uint64_t id) { check(raft_store_drop_group(p_, id)); }
+    /// Closes the database now (releasing its lock); groups fail afterwards.
+    void close() { check(raft_store_close(p_)); }
+
+private:
+    void check(raft_result rc) const { detail::check(rc, raft_store_last_error(p_)); }
+    raft_store *p_ = nullptr;
+};
+
 /// A Raft node (move-only).
 class RawNode {
 public:
     /// A node on a memory storage (which it shares).
     RawNode(const Config &cfg, const MemoryStorage &storage) : log_(cfg.logger()) {
         detail::check(raft_rawnode_new(&cfg.c(), storage.get(), &p_));
+    }
+    /// A node on a group of a durable store (restarting from what it holds).
+    RawNode(const Config &cfg, const StoreGroup &group) : log_(cfg.logger()) {
+        detail::check(raft_rawnode_new_on_store_group(&cfg.c(), group.get(), &p_));
     }
     /// A node on a C++ storage, which the node keeps alive.
     RawNode(const Config &cfg, std::shared_ptr<Storage> storage) : log_(cfg.logger()), storage_(std::move(storage)) {

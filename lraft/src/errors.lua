@@ -94,9 +94,14 @@ local function patch_table(t, seen)
     end
 end
 
-local seen = {}
-for _, t in pairs(tables) do patch_table(t, seen) end
-for _, ud in pairs(samples) do
+local function patch_object(ud)
     local mt = getmetatable_raw(ud)
     if type(mt) == "table" then patch_metatable(mt) end
 end
+
+local seen = {}
+for _, t in pairs(tables) do patch_table(t, seen) end
+for _, ud in pairs(samples) do patch_object(ud) end
+-- For types that cannot be sampled at load (an open store): their
+-- constructors hand each new object here (a no-op once its type is done).
+return patch_object

@@ -1,5 +1,5 @@
 //! `lraft.leveldb`: a LevelDB binding over rusty-leveldb with durable synced
-//! writes (see [`crate::sync_env`]).
+//! writes (the LevelDB layer of `raft_store::ldb`).
 //!
 //! ```lua
 //! local leveldb = require("lraft.leveldb")
@@ -12,16 +12,15 @@
 //! db:close()
 //! ```
 
+use mlua::prelude::*;
+use rusty_leveldb::{CompressorId, LdbIterator, Options, WriteBatch, DB};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
-use mlua::prelude::*;
-use rusty_leveldb::{CompressorId, LdbIterator, Options, WriteBatch, DB};
-
-use crate::sync_env::SyncEnv;
 use crate::util::{err, to_bool, to_bytes, to_u64, type_desc};
+use raft_store::ldb::{base_options, get_key};
 
 type Shared = Rc<RefCell<Option<DB>>>;
 
@@ -63,40 +62,6 @@ fn sync_arg(v: &LuaValue, what: &str) -> LuaResult<bool> {
 
 fn ldb_err(what: &str, e: rusty_leveldb::Status) -> LuaError {
     err(format!("leveldb {what}: {e}"))
-}
-
-/// Reads the newest value of `k`.
-///
-/// This seeks an iterator instead of calling rusty-leveldb's `get`: its
-/// table lookup (4.0.2) gives up on a block whose index key equals the
-/// lookup key, which happens when the newest version of a key is the last
-/// entry of a block and the key was the last one written. The lookup then
-/// falls through to an older table and returns a stale value (seen after
-/// crash recovery: the storage's bounds key read as its previous value,
-/// hiding acknowledged entries). Iterators skip to the next block instead.
-pub fn get_key(db: &mut DB, k: &[u8]) -> LuaResult<Option<Vec<u8>>> {
-    let mut it = db.new_iter().map_err(|e| ldb_err("get", e))?;
-    it.seek(k);
-    if !it.valid() {
-        return Ok(None);
-    }
-    Ok(match it.current() {
-        Some((key, v)) if key.as_ref() == k => Some(v.to_vec()),
-        _ => None,
-    })
-}
-
-/// The options every database is opened with: the fsyncing env, and no
-/// reuse of the last log file. rusty-leveldb reuses it by default and then
-/// appends after whatever the crash left at its end; a torn record there
-/// stops the next recovery, which silently drops every later (synced) write.
-pub fn base_options() -> Options {
-    Options {
-        env: Rc::new(Box::new(SyncEnv::new())),
-        create_if_missing: true,
-        reuse_logs: false,
-        ..Default::default()
-    }
 }
 
 fn options_from_lua(v: &LuaValue) -> LuaResult<Options> {
@@ -183,7 +148,7 @@ pub fn destroy(path: &str) -> LuaResult<bool> {
         )));
     }
     std::fs::remove_dir_all(p).map_err(|e| err(format!("leveldb.destroy {path}: {e}")))?;
-    if let Err(e) = crate::sync_env::sync_parent_dir(p) {
+    if let Err(e) = raft_store::ldb::sync_parent_dir(p) {
         return Err(err(format!("leveldb.destroy {path}: {e}")));
     }
     Ok(true)
@@ -197,7 +162,7 @@ impl LuaUserData for LDb {
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
         m.add_method("get", |lua, t, k: LuaValue| {
             let k = key_arg(&k, "db:get: key")?;
-            match with_db(&t.db, |d| get_key(d, &k))? {
+            match with_db(&t.db, |d| get_key(d, &k).map_err(|e| ldb_err("get", e)))? {
                 Some(v) => Ok(LuaValue::String(lua.create_string(&v)?)),
                 None => Ok(LuaValue::Nil),
             }
@@ -350,7 +315,7 @@ impl LuaUserData for LBatch {
             let v = match t.latest.get(&k) {
                 Some(v) => v.clone(),
                 None => match &t.db {
-                    Some(db) => with_db(db, |d| get_key(d, &k))?,
+                    Some(db) => with_db(db, |d| get_key(d, &k).map_err(|e| ldb_err("get", e)))?,
                     None => None,
                 },
             };

@@ -1,7 +1,7 @@
 //! The `lraft` Lua 5.4 module: an etcd-style RawNode over `raft-core`, the
-//! `pb` message types, storages (in memory and written in Lua) and a LevelDB
-//! binding (`lraft.leveldb`). The API follows the `lraft` compatibility
-//! contract.
+//! `pb` message types, storages (in memory, written in Lua, and the native
+//! durable store `lraft.store`) and a LevelDB binding (`lraft.leveldb`).
+//! The API follows the `lraft` compatibility contract.
 
 pub mod codes;
 pub mod config;
@@ -17,7 +17,7 @@ pub mod readstate;
 pub mod ready;
 pub mod status;
 pub mod storage_ref;
-pub mod sync_env;
+pub mod store;
 pub mod util;
 
 use mlua::prelude::*;
@@ -37,6 +37,7 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     )?;
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
     t.set("leveldb", leveldb::module(lua)?)?;
+    t.set("store", store::module(lua)?)?;
     t.set(
         "config",
         lua.create_function(|_, ()| Ok(config::LConfig::default()))?,

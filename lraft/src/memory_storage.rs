@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use mlua::prelude::*;
-use raft_core::{Error, MemoryStorage, Storage};
+use raft_core::eraftpb::{ConfState, Entry, Snapshot};
+use raft_core::{Error, MemoryStorage, RaftState, Storage};
 
 use crate::codes::{error_code, ERR_APPEND_OUT_OF_DATA, OK};
 use crate::list::LList;
@@ -23,31 +24,111 @@ pub struct LMemoryStorage(pub MemoryStorage);
 
 /// The code of an expected storage outcome; anything else raises with
 /// `what` as context.
-fn code_or_raise(e: Error, what: &str) -> LuaResult<i64> {
+pub(crate) fn code_or_raise(e: Error, what: &str) -> LuaResult<i64> {
     error_code(&e).ok_or_else(|| err(format!("{what}: {e}")))
 }
 
 /// `err, value` for a storage query.
-fn query(r: raft_core::Result<u64>, what: &str) -> LuaResult<(i64, LuaValue)> {
+pub(crate) fn query(r: raft_core::Result<u64>, what: &str) -> LuaResult<(i64, LuaValue)> {
     match r {
         Ok(v) => Ok((OK, lua_u64(v))),
         Err(e) => Ok((code_or_raise(e, what)?, LuaValue::Integer(0))),
     }
 }
 
+/// The entries of an `append` argument, raising when they are not
+/// consecutive (so that an invariant error of the append itself can only
+/// be a gap after the last index).
+pub(crate) fn contiguous_entries(v: &LuaValue, what: &str) -> LuaResult<Vec<Entry>> {
+    let ents = entries_from_lua(v, what)?;
+    for (k, w) in ents.windows(2).enumerate() {
+        if w[0].index.checked_add(1) != Some(w[1].index) {
+            return Err(err(format!(
+                "{what}: entries are not contiguous at position {} (index {} after {})",
+                k + 2,
+                w[1].index,
+                w[0].index
+            )));
+        }
+    }
+    Ok(ents)
+}
+
+/// `lo, hi, max_size` of an `Entries` call (max nil = no limit).
+pub(crate) fn entries_args(
+    lo: &LuaValue,
+    hi: &LuaValue,
+    max: &LuaValue,
+    what: &str,
+) -> LuaResult<(u64, u64, u64)> {
+    let lo = to_u64(lo, &format!("{what}: lo"))?;
+    let hi = to_u64(hi, &format!("{what}: hi"))?;
+    let max = if max.is_nil() {
+        u64::MAX
+    } else {
+        to_u64_trunc(max, &format!("{what}: max_size"))?
+    };
+    Ok((lo, hi, max))
+}
+
+/// `err, entries` for the result of an `Entries` call.
+pub(crate) fn entries_result(
+    lua: &Lua,
+    r: raft_core::Result<Vec<Entry>>,
+    what: &str,
+) -> LuaResult<(i64, LuaValue)> {
+    match r {
+        Ok(ents) => Ok((OK, LList::entries_view(Rc::new(ents)).into_lua(lua)?)),
+        Err(e) => Ok((
+            code_or_raise(e, what)?,
+            LuaValue::Table(lua.create_table()?),
+        )),
+    }
+}
+
+/// `index, conf state, data` of a `create_snapshot` call.
+pub(crate) fn create_snapshot_args(
+    i: &LuaValue,
+    cs: &LuaValue,
+    data: &LuaValue,
+    what: &str,
+) -> LuaResult<(u64, Option<ConfState>, Bytes)> {
+    let i = to_u64(i, &format!("{what}: index"))?;
+    let cs = if cs.is_nil() {
+        None
+    } else {
+        Some(conf_state_from_lua(cs, &format!("{what}: conf state"))?)
+    };
+    let data = if data.is_nil() {
+        Bytes::new()
+    } else {
+        to_bytes(data, &format!("{what}: data"))?
+    };
+    Ok((i, cs, data))
+}
+
+/// `err, snapshot` for the result of a `create_snapshot` call.
+pub(crate) fn snapshot_result(
+    lua: &Lua,
+    r: raft_core::Result<Snapshot>,
+    what: &str,
+) -> LuaResult<(i64, LuaValue)> {
+    match r {
+        Ok(s) => Ok((OK, LSnapshot::new(s).into_lua(lua)?)),
+        Err(e) => Ok((code_or_raise(e, what)?, LSnapshot::default().into_lua(lua)?)),
+    }
+}
+
+/// The two values of `InitialState`.
+pub(crate) fn initial_state_values(st: RaftState) -> (LHardState, LSnapshot) {
+    let mut snap = Snapshot::default();
+    snap.metadata.conf_state = st.conf_state;
+    (LHardState(Hs::full(st.hard_state)), LSnapshot::new(snap))
+}
+
 impl LMemoryStorage {
     fn append(&self, v: &LuaValue) -> LuaResult<i64> {
-        let ents = entries_from_lua(v, "memorystorage:append")?;
-        for (k, w) in ents.windows(2).enumerate() {
-            if w[0].index.checked_add(1) != Some(w[1].index) {
-                return Err(err(format!(
-                    "memorystorage:append: entries are not contiguous at position {} (index {} after {})",
-                    k + 2,
-                    w[1].index,
-                    w[0].index
-                )));
-            }
-        }
+        let ents = contiguous_entries(v, "memorystorage:append")?;
         match self.0.append(&ents) {
             Ok(()) => Ok(OK),
             // Consecutiveness was checked above: the only invariant left is
@@ -64,20 +145,9 @@ impl LMemoryStorage {
         hi: &LuaValue,
         max: &LuaValue,
     ) -> LuaResult<(i64, LuaValue)> {
-        let lo = to_u64(lo, "memorystorage:Entries: lo")?;
-        let hi = to_u64(hi, "memorystorage:Entries: hi")?;
-        let max = if max.is_nil() {
-            u64::MAX
-        } else {
-            to_u64_trunc(max, "memorystorage:Entries: max_size")?
-        };
-        match self.0.entries(lo, hi, max) {
-            Ok(ents) => Ok((OK, LList::entries_view(Rc::new(ents)).into_lua(lua)?)),
-            Err(e) => Ok((
-                code_or_raise(e, "memorystorage:Entries")?,
-                LuaValue::Table(lua.create_table()?),
-            )),
-        }
+        let what = "memorystorage:Entries";
+        let (lo, hi, max) = entries_args(lo, hi, max, what)?;
+        entries_result(lua, self.0.entries(lo, hi, max), what)
     }
 
     fn create_snapshot(
@@ -87,27 +157,9 @@ impl LMemoryStorage {
         cs: &LuaValue,
         data: &LuaValue,
     ) -> LuaResult<(i64, LuaValue)> {
-        let i = to_u64(i, "memorystorage:create_snapshot: index")?;
-        let cs = if cs.is_nil() {
-            None
-        } else {
-            Some(conf_state_from_lua(
-                cs,
-                "memorystorage:create_snapshot: conf state",
-            )?)
-        };
-        let data = if data.is_nil() {
-            Bytes::new()
-        } else {
-            to_bytes(data, "memorystorage:create_snapshot: data")?
-        };
-        match self.0.create_snapshot(i, cs, data) {
-            Ok(s) => Ok((OK, LSnapshot::new(s).into_lua(lua)?)),
-            Err(e) => Ok((
-                code_or_raise(e, "memorystorage:create_snapshot")?,
-                LSnapshot::default().into_lua(lua)?,
-            )),
-        }
+        let what = "memorystorage:create_snapshot";
+        let (i, cs, data) = create_snapshot_args(i, cs, data, what)?;
+        snapshot_result(lua, self.0.create_snapshot(i, cs, data), what)
     }
 }
 
@@ -163,9 +215,7 @@ impl LuaUserData for LMemoryStorage {
             let st =
                 t.0.initial_state()
                     .map_err(|e| err(format!("memorystorage:InitialState: {e}")))?;
-            let mut snap = raft_core::eraftpb::Snapshot::default();
-            snap.metadata.conf_state = st.conf_state;
-            Ok((LHardState(Hs::full(st.hard_state)), LSnapshot::new(snap)))
+            Ok(initial_state_values(st))
         });
         m.add_meta_method(LuaMetaMethod::Index, |_, t, k: LuaValue| {
             match key_str(&k).as_deref() {

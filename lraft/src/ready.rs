@@ -33,6 +33,23 @@ pub struct LReady {
 }
 
 impl LReady {
+    /// What a storage persists: hard state, snapshot, entries, must_sync.
+    pub fn persisted_parts(
+        &self,
+    ) -> (
+        Option<HardState>,
+        &Snapshot,
+        Vec<raft_core::eraftpb::Entry>,
+        bool,
+    ) {
+        (
+            self.hard_state,
+            &self.snapshot,
+            self.entries.as_ref().clone(),
+            self.must_sync,
+        )
+    }
+
     /// Converts a core Ready.
     pub fn new(rd: Ready, node: u64, seq: u64) -> Self {
         LReady {

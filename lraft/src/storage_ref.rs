@@ -7,6 +7,7 @@ use raft_core::{MemoryStorage, Storage};
 
 use crate::lua_storage::{LStorageBase, LuaStorage};
 use crate::memory_storage::{memory_storage_from_lua, LMemoryStorage};
+use crate::store::LStoreGroup;
 use crate::util::{err, type_desc};
 
 /// A storage assignable to `cfg.Storage`.
@@ -16,6 +17,8 @@ pub enum StorageRef {
     Memory(MemoryStorage),
     /// The `base` of a storage written in Lua.
     Lua(Rc<LuaStorage>),
+    /// A group of a native store (`lraft.store`).
+    Store(raft_store::Group),
 }
 
 impl StorageRef {
@@ -28,9 +31,12 @@ impl StorageRef {
             if let Ok(b) = ud.borrow::<LStorageBase>() {
                 return Ok(StorageRef::Lua(b.0.clone()));
             }
+            if let Ok(g) = ud.borrow::<LStoreGroup>() {
+                return Ok(StorageRef::Store(g.0.clone()));
+            }
         }
         Err(err(format!(
-            "{what}: expected a memorystorage or the base of a Lua storage (raft.ldbstorage(tbl)), got {}",
+            "{what}: expected a memorystorage, a store group (lraft.store) or the base of a Lua storage (raft.ldbstorage(tbl)), got {}",
             type_desc(v)
         )))
     }
@@ -40,6 +46,7 @@ impl StorageRef {
         match self {
             StorageRef::Memory(m) => LMemoryStorage(m.clone()).into_lua(lua),
             StorageRef::Lua(s) => LStorageBase(s.clone()).into_lua(lua),
+            StorageRef::Store(g) => LStoreGroup(g.clone()).into_lua(lua),
         }
     }
 
@@ -48,6 +55,7 @@ impl StorageRef {
         match self {
             StorageRef::Memory(m) => Box::new(m.clone()),
             StorageRef::Lua(s) => Box::new(s.clone()),
+            StorageRef::Store(g) => Box::new(g.clone()),
         }
     }
 }

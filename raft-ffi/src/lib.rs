@@ -9,8 +9,9 @@
 //! Handles: `raft_rawnode` (a RawNode), `raft_ready` (one Ready),
 //! `raft_memory_storage` (the in-memory storage) and `raft_decoded` (the
 //! owner of decoded protobuf views). A storage written in C is a
-//! `raft_storage_callbacks` table. The C declarations and their rules are in
-//! `include/raft.h`.
+//! `raft_storage_callbacks` table. The durable LevelDB store of `raft-store`
+//! is `raft_store` with one `raft_store_group` per Raft group. The C
+//! declarations and their rules are in `include/raft.h`.
 
 // The C names (`raft_rawnode`, `RAFT_OK`, ...) are the ABI; keep them in Rust.
 #![allow(non_camel_case_types)]
@@ -31,6 +32,7 @@ mod raw_node;
 mod ready;
 mod result;
 mod status;
+mod store;
 
 pub use result::raft_result;
 

@@ -72,7 +72,8 @@ fn with_node(
     })
 }
 
-fn create(
+/// Builds a node on `store` into `*out`.
+pub(crate) fn create(
     cfg: *const raft_config,
     store: Box<dyn Storage>,
     out: *mut *mut raft_rawnode,

@@ -71,6 +71,11 @@ impl Handle for raft_ready {
 }
 
 impl raft_ready {
+    /// The core Ready behind the handle.
+    pub fn ready(&self) -> &Ready {
+        &self.rd
+    }
+
     /// Encodes the messages of `rd` into one buffer and builds every view.
     pub fn new(rd: Ready) -> Box<raft_ready> {
         let total: usize = rd.messages.iter().map(|m| m.encoded_len()).sum();

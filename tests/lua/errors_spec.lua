@@ -131,6 +131,27 @@ describe("errors are strings", function()
         leveldb.destroy(dir)
     end)
 
+    it("from the native store and its groups", function()
+        local dir = helpers.tmpdir("store")
+        local st = assert(raft.store.open(dir))
+        local g = st:group(1)
+        local calls = {
+            function() st:group("x") end,
+            function() st:drop_group({}) end,
+            function() g:append(5) end,
+            function() g:Term("x") end,
+            function() g:Entries("a", 1) end,
+            function() return g.nope end,
+            function() raft.store.open(5) end,
+        }
+        for i, f in ipairs(calls) do
+            local ok, e = pcall(string_error, f)
+            assert.is_true(ok, "call " .. i .. ": " .. tostring(e))
+        end
+        st:close()
+        leveldb.destroy(dir)
+    end)
+
     it("keeps a storage callback's own text, without a traceback", function()
         local tbl = {
             FirstIndex = function() return raft.OK, 1 end,

@@ -346,11 +346,13 @@ for _, b in ipairs(behaviours) do
                 end
             end)
         end
-        it("leaves the same log on both storages", function()
+        it("leaves the same log on every storage", function()
             assert.is_not_nil(logs.memorystorage, "memorystorage run failed")
             assert.is_not_nil(logs.ldbstorage, "ldbstorage run failed")
+            assert.is_not_nil(logs.store, "store run failed")
             assert.is_true(#logs.memorystorage > 0)
             assert.are.same(logs.memorystorage, logs.ldbstorage)
+            assert.are.same(logs.memorystorage, logs.store)
         end)
     end)
 end

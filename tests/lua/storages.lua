@@ -5,6 +5,9 @@ local helpers = require("helpers")
 
 local storages = {}
 
+-- The store (and directory) behind each native store group.
+local stores = setmetatable({}, { __mode = "k" })
+
 --- Each factory: make(ents) -> storage, cleanup(). `ents` (optional) is a
 --- list of entries whose first one is the dummy (compaction point).
 --- base(s) is the value to assign to cfg.Storage; reopen(s) (ldbstorage
@@ -45,6 +48,41 @@ storages.list = {
         reopen = function(s)
             s:close()
             return ldbstorage.new(s.path)
+        end,
+    },
+    {
+        -- The native durable store (lraft.store): a group of a LevelDB
+        -- store in Rust, used directly as cfg.Storage.
+        name = "store",
+        make = function(ents)
+            local path = helpers.tmpdir("store")
+            local st = assert(raft.store.open(path))
+            local g = st:group(1)
+            stores[g] = { store = st, path = path }
+            if ents and #ents > 0 then
+                local first = ents[1]
+                if first.index > 0 then
+                    assert(g:apply_snapshot(helpers.snapshot(first.index, first.term)) == raft.OK)
+                end
+                local rest = {}
+                for i = 2, #ents do
+                    rest[#rest + 1] = ents[i]
+                end
+                assert(g:append(rest) == raft.OK)
+            end
+            return g, function()
+                stores[g].store:close()
+                raft.leveldb.destroy(path)
+            end
+        end,
+        base = function(s) return s end,
+        reopen = function(g)
+            local info = stores[g]
+            info.store:close()
+            info.store = assert(raft.store.open(info.path))
+            local g2 = info.store:group(1)
+            stores[g2] = info
+            return g2
         end,
     },
 }

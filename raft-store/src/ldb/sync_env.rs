@@ -1,4 +1,4 @@
-//! A LevelDB file layer that makes synced writes durable.
+//! The fsyncing file layer (env) under every LevelDB database of the workspace.
 //!
 //! rusty-leveldb's posix env never calls fsync: a "synced" write only
 //! reaches the kernel. [`SyncEnv`] delegates to it but opens writable files

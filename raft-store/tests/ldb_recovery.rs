@@ -1,10 +1,11 @@
-//! Recovery of the LevelDB binding after a crash that left a torn record at
+//! The LevelDB layer's two rusty-leveldb workarounds: recovery after a crash that left a torn record at
 //! the end of the write-ahead log.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use lraft::leveldb::base_options;
+use raft_store::ldb::{base_options, get_key, SyncEnv};
+use rusty_leveldb::env::Env;
 use rusty_leveldb::DB;
 
 fn log_files(dir: &Path) -> Vec<PathBuf> {
@@ -25,7 +26,7 @@ fn put_synced(db: &mut DB, k: &[u8], v: &[u8]) {
 
 #[test]
 fn synced_writes_after_a_torn_log_tail_survive_the_next_recovery() {
-    let dir = std::env::temp_dir().join(format!("lraft-torn-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("raft-store-ldb-torn-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     {
         let mut db = DB::open(&dir, base_options()).unwrap();
@@ -63,7 +64,7 @@ fn the_newest_value_is_read_when_it_ends_a_table_block() {
     for block_size in [16, 24, 32] {
         for fillers in 0..6u8 {
             let dir = std::env::temp_dir().join(format!(
-                "lraft-block-end-{}-{block_size}-{fillers}",
+                "raft-store-ldb-block-end-{}-{block_size}-{fillers}",
                 std::process::id()
             ));
             let _ = std::fs::remove_dir_all(&dir);
@@ -83,14 +84,35 @@ fn the_newest_value_is_read_when_it_ends_a_table_block() {
             // Reopening turns the log into a table holding every version.
             let mut db = DB::open(&dir, opts()).unwrap();
             assert_eq!(
-                lraft::leveldb::get_key(&mut db, b"k").unwrap().as_deref(),
+                get_key(&mut db, b"k").unwrap().as_deref(),
                 Some(&b"v4"[..]),
                 "block size {block_size}, {fillers} keys before"
             );
-            assert_eq!(lraft::leveldb::get_key(&mut db, b"j").unwrap(), None);
-            assert_eq!(lraft::leveldb::get_key(&mut db, b"l").unwrap(), None);
+            assert_eq!(get_key(&mut db, b"j").unwrap(), None);
+            assert_eq!(get_key(&mut db, b"l").unwrap(), None);
             drop(db);
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+}
+
+#[test]
+fn writes_and_flushes_through() {
+    let dir = std::env::temp_dir().join(format!("raft-store-syncenv-{}", std::process::id()));
+    let env = SyncEnv::new();
+    env.mkdir(&dir).unwrap();
+    let p = dir.join("f");
+    {
+        let mut w = env.open_writable_file(&p).unwrap();
+        w.write_all(b"abc").unwrap();
+        w.flush().unwrap();
+    }
+    {
+        let mut w = env.open_appendable_file(&p).unwrap();
+        w.write_all(b"def").unwrap();
+    }
+    assert_eq!(std::fs::read(&p).unwrap(), b"abcdef");
+    env.rename(&p, &dir.join("g")).unwrap();
+    assert!(!p.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
