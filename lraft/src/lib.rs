@@ -5,6 +5,7 @@
 
 pub mod codes;
 pub mod config;
+pub mod crypto;
 pub mod leveldb;
 pub mod list;
 pub mod logger;
@@ -36,6 +37,7 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     )?;
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
     t.set("leveldb", leveldb::module(lua)?)?;
+    crypto::register(lua, &t)?;
     t.set(
         "config",
         lua.create_function(|_, ()| Ok(config::LConfig::default()))?,
