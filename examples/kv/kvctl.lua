@@ -94,6 +94,7 @@ local function status()
     local seen, list = {}, {}
     for _, x in ipairs(addrs) do seen[x] = true; list[#list + 1] = x end
     local k = 1
+    local members
     client.run_one(function()
         while k <= #list do
             local addr = list[k]
@@ -109,11 +110,12 @@ local function status()
                         seen[caddr] = true; list[#list + 1] = caddr
                     end
                 end
-                if k == #list then print("members: " .. (st.members or "")) end
+                if st.state == "leader" or not members then members = st.members end
             end
             k = k + 1
         end
     end)
+    if members then print("members (id=role@client address): " .. members) end
     return ok
 end
 

@@ -104,6 +104,8 @@ function service:on_request(c, l)
     local cmd = l[1]
     if cmd == "status" then
         return self.tr:reply(c, self:status_reply())
+    elseif cmd == "digest" then
+        return self.tr:reply(c, { "ok", tostring(self.sm.applied), self.sm:digest() })
     end
     local nw, nr = WRITES[cmd], READS[cmd]
     if not nw and not nr then
@@ -249,6 +251,9 @@ function service:on_softstate(ss)
 end
 
 function service:apply_member_change(cctype, id, m)
+    -- A node that joins after the log was compacted catches up from the
+    -- stored snapshot, which must already name it: take a fresh one.
+    self.snapshot_now = true
     if m.role == "removed" then
         self.log("member %d removed", id)
         if id == self.id then
@@ -343,7 +348,9 @@ end
 function service:maybe_snapshot()
     local applied = self.sm.applied
     local snapidx = self.store.snap.metadata.index
-    if applied - snapidx < self.opts.snapshot_entries then return end
+    local forced = self.snapshot_now and self.store.offset > 0 and applied > snapidx
+    self.snapshot_now = false
+    if applied - snapidx < self.opts.snapshot_entries and not forced then return end
     local data = self.sm:snapshot_data()
     local rc = self.store:create_snapshot(applied, self.sm:conf_state(), data)
     if rc ~= raft.OK then return end

@@ -227,6 +227,19 @@ function sm:apply(ents, hooks)
     self.applied, self.applied_term = last, last_term
 end
 
+--- A hex digest of the user data (keys and values, in order): nodes at the
+--- same applied index must agree on it.
+function sm:digest()
+    local h, buf, n = "", {}, 0
+    for k, v in self.db:iter("d", "e") do
+        buf[#buf + 1] = string.pack(">s4s4", k, v)
+        n = n + #k + #v
+        if n > 65536 then h = raft.hmac_sha256(h, table.concat(buf)); buf, n = {}, 0 end
+    end
+    h = raft.hmac_sha256(h, table.concat(buf))
+    return (h:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
 --- The snapshot data of the current state.
 function sm:snapshot_data()
     local parts = {}
