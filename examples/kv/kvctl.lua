@@ -214,7 +214,7 @@ local function split(line)
 end
 
 if #rest == 0 then
-    local tty = os.getenv("TERM") ~= nil
+    local tty = os.execute("test -t 0") == true
     while true do
         if tty then io.stdout:write("kv> "); io.stdout:flush() end
         local line = io.stdin:read("l")

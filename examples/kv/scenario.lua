@@ -29,6 +29,7 @@ dir = dir or (os.tmpname() .. "-kv-demo")
 os.remove(dir)
 
 local T0 = socket.gettime()
+local tty = os.execute("test -t 1") == true
 local function step(fmt, ...)
     io.stdout:write(("[%5.1fs] "):format(socket.gettime() - T0) .. fmt:format(...) .. "\n")
     io.stdout:flush()
@@ -65,7 +66,7 @@ local function write_keys(prefix, from, to, ids, nclients, progress)
                 else
                     failed = failed + 1
                 end
-                if progress and (socket.gettime() - last_print > 0.1 or done + failed == total) then
+                if progress and tty and (socket.gettime() - last_print > 0.1 or done + failed == total) then
                     last_print = socket.gettime()
                     io.stdout:write(("\r[%5.1fs] writing %d keys: %d/%d acknowledged"):format(
                         socket.gettime() - T0, total, done, total))
@@ -76,7 +77,7 @@ local function write_keys(prefix, from, to, ids, nclients, progress)
         end
     end
     client.run(tasks)
-    if progress then io.stdout:write("\n") end
+    if progress and tty then io.stdout:write("\n") end
     return done, failed, first
 end
 

@@ -11,6 +11,7 @@
 --   "m:identity"      -> list{cluster id, node id}  (never in snapshots)
 -- A snapshot's data is every "d", "s" and "m:members" pair, each written as
 -- u32 length + key, u32 length + value.
+local socket = require("socket")
 local raft = require("lraft")
 local leveldb = require("lraft.leveldb")
 local wire = require("wire")
@@ -20,6 +21,7 @@ local sm = {}
 sm.__index = sm
 
 local MEMBERS, APPLIED, IDENTITY = "m:members", "m:applied", "m:identity"
+local SYNC_INTERVAL = 1 -- seconds between synced state writes
 
 --- Opens (or creates) the state at `path` for node `node_id` of cluster
 --- `cluster_id`. A database made for another cluster or node is refused:
@@ -223,7 +225,13 @@ function sm:apply(ents, hooks)
     end
     if members_changed then b:put(MEMBERS, sm.encode_members(self.members)) end
     b:put(APPLIED, string.pack(">I8I8", last, last_term))
-    self.db:write(b, false)
+    -- Not synced on every batch: the Raft log is durable, and what a crash
+    -- loses here (the state and its applied index together) is applied
+    -- again from the log on restart. Syncing once a second bounds that.
+    local now = socket.gettime()
+    local sync = now - (self.synced_at or 0) >= SYNC_INTERVAL
+    self.db:write(b, sync)
+    if sync then self.synced_at = now end
     self.applied, self.applied_term = last, last_term
 end
 
