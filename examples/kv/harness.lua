@@ -136,6 +136,19 @@ function harness:stop_all(sig)
     self.pids = {}
 end
 
+--- The last line of node `id`'s log matching `pattern` (without the
+--- timestamp), or nil.
+function harness:log_line(id, pattern)
+    local f = io.open(self.nodes[id].log)
+    if not f then return nil end
+    local found
+    for line in f:lines() do
+        if line:find(pattern) then found = line end
+    end
+    f:close()
+    return found and (found:match("^[%d:.]+ (.*)$") or found)
+end
+
 --- Status of node `id` (a table) or nil, err. Runs inside or outside a task.
 function harness:status(id)
     local addr = self.nodes[id].client

@@ -137,7 +137,8 @@ case("the demo scenario: leader kill, no acknowledged write lost, restarted and 
     assert(ok == true, "scenario failed:\n" .. out)
     assert(out:find("all 400 acknowledged writes are readable"), out)
     assert(out:find("caught up by snapshot"), out)
-    assert(out:find("stopped by itself"), out)
+    assert(out:find("stopped by itself %[log: node 4: stopping: [^]]*removed"), out)
+    assert(out:find("%[log: node 4: snapshot at index %d+ applied"), out)
 end)
 
 case("basic commands: put, get, del, cas, scan", function()
