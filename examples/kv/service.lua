@@ -312,12 +312,42 @@ function service:handle_ready()
                 if m.role == "removed" then self.tr:forget_peer(id) else self.tr:set_peer(id, m.peer) end
             end
         end
+        -- A leader may send its appends before its own write is durable
+        -- (Raft thesis 10.2.1), so its fsync and the followers' overlap:
+        -- the entries count toward commitment only through acks, which are
+        -- stepped after this Ready, when the write below has returned.
+        -- Everything else (votes, responses) waits for the fsync.
+        local early = {}
+        if self.state == raft.StateLeader then
+            for i, m in rd.messages:ipairs() do
+                local t = m.type
+                if t == pb.MsgApp or t == pb.MsgHeartbeat or t == pb.MsgSnap then
+                    early[i] = true
+                    self:send(m)
+                end
+            end
+        end
+        -- A leader's committed entries were made durable in earlier Readys
+        -- (followers' acks, stepped between Readys, are what commits them),
+        -- so it applies and answers before this Ready's fsync. Not when a
+        -- committed entry is in this Ready's own entries (a single voter
+        -- commits at once): that one must be on disk first.
+        local applied_early = false
+        local ce, ne = rd.committed_entries, rd.entries
+        if self.state == raft.StateLeader and rd.snapshot:empty()
+            and (#ne == 0 or #ce == 0 or ce[#ce].index < ne[1].index) then
+            self.sm:apply(rd.committed_entries, hooks)
+            applied_early = true
+        end
+        if next(early) or applied_early then self.tr:flush_all() end
         -- One fsync per Ready: the hard state write rides on the entries'
         -- synced write (same LevelDB log) when both are present.
         local n = #rd.entries
         if rd.hardstate then self.store:set_hardstate(rd.hardstate, rd.mustsync and n == 0) end
         if n > 0 then assert(self.store:append(rd.entries, rd.mustsync) == raft.OK, "log append failed") end
-        for _, m in rd.messages:ipairs() do self:send(m) end
+        for i, m in rd.messages:ipairs() do
+            if not early[i] then self:send(m) end
+        end
         for _, rs in rd.readstates:ipairs() do
             local x = self.read_ctx[rs.request_ctx]
             if x then
@@ -325,7 +355,7 @@ function service:handle_ready()
                 self.ready_reads[#self.ready_reads + 1] = { index = rs.index, reads = x.reads }
             end
         end
-        self.sm:apply(rd.committed_entries, hooks)
+        if not applied_early then self.sm:apply(rd.committed_entries, hooks) end
         self.node:advance(rd)
     end
     for id in pairs(self.unreachable) do self.node:report_unreachable(id) end

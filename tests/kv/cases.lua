@@ -443,6 +443,21 @@ case("a follower killed with SIGKILL restarts from its own state and converges",
     local _ = before
 end)
 
+case("a single-node cluster commits, survives SIGKILL and keeps its data", function()
+    local h1 = harness.new({ dir = scratch .. "/single", cluster_id = "solo", n = 1 })
+    local ok, e = pcall(function()
+        h1:start(1, h1:peers())
+        assert(h1:wait_leader({ 1 }, 15), "no leader")
+        for i = 1, 20 do eq("ok", session_do(h1, { 1 }, { "put", "s-" .. i, "v" .. i })[1]) end
+        h1:kill(1, "KILL")
+        h1:start(1, h1:peers())
+        assert(h1:wait_leader({ 1 }, 15), "no leader after restart")
+        for i = 1, 20 do eq("v" .. i, session_do(h1, { 1 }, { "get", "s-" .. i })[2]) end
+    end)
+    h1:stop_all("KILL")
+    assert(ok, e)
+end)
+
 case("kvctl: commands, errors and interactive mode", function()
     local h = cluster()
     local base = ("lua5.4 %s/examples/kv/kvctl.lua --cluster %s --cluster-id %s --secret-file %s ")
