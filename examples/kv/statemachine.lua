@@ -189,24 +189,31 @@ function sm:apply(ents, hooks)
         if e.type == pb.EntryConfChange then
             local cc = pb.confchange()
             assert(cc:parser(e.data), "corrupt conf change entry")
-            local cs = hooks.confchange(cc)
+            -- Raft refuses some changes (every node the same way): then
+            -- the member table stays as it is and the client hears why.
+            local ok, cs = pcall(hooks.confchange, cc)
             local ctx = (cc.context and #cc.context > 0) and wire.decode_list(cc.context) or {}
             local id = cc.nodeid
-            local m = self.members[id] or {}
-            if ctx[3] then m.peer, m.client = ctx[3], ctx[4] end
-            self.members[id] = m
-            local roles = {}
-            for _, v in ipairs(cs.voters) do roles[v] = "voter" end
-            for _, v in ipairs(cs.learners) do roles[v] = "learner" end
-            for mid, mm in pairs(self.members) do mm.role = roles[mid] or "removed" end
-            members_changed = true
+            local res = { "ok" }
+            if ok then
+                local m = self.members[id] or {}
+                if ctx[3] then m.peer, m.client = ctx[3], ctx[4] end
+                self.members[id] = m
+                local roles = {}
+                for _, v in ipairs(cs.voters) do roles[v] = "voter" end
+                for _, v in ipairs(cs.learners) do roles[v] = "learner" end
+                for mid, mm in pairs(self.members) do mm.role = roles[mid] or "removed" end
+                members_changed = true
+            else
+                res = { "error", "membership change refused: " .. tostring(cs) }
+            end
             local cid, seq = ctx[1], decode_int(ctx[2] or "")
             if cid and seq then
-                local res = dedup(b, cid, seq) or { "ok" }
+                res = dedup(b, cid, seq) or res
                 remember(b, cid, seq, res)
                 hooks.result(cid, seq, res)
             end
-            if hooks.member then hooks.member(cc.type, id, self.members[id]) end
+            if ok and hooks.member then hooks.member(cc.type, id, self.members[id]) end
         elseif #e.data > 0 then
             local l = wire.decode_list(e.data)
             local seq = l and decode_int(l[2] or "")

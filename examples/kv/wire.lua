@@ -69,7 +69,9 @@ function wire.conn(sock, max_frame)
     pcall(sock.setoption, sock, "tcp-nodelay", true)
     return setmetatable({
         sock = sock,
-        inbuf = "",
+        inbuf = "",       -- bytes read and not yet cut into frames
+        pending = {},     -- chunks read since, joined only when a frame is complete
+        pending_len = 0,
         out = {},         -- pending strings
         outbuf = "",      -- the string being written
         outpos = 1,
@@ -87,7 +89,10 @@ function Conn:read()
     while true do
         local data, err, partial = self.sock:receive(65536)
         data = data or partial
-        if data and #data > 0 then self.inbuf = self.inbuf .. data end
+        if data and #data > 0 then
+            self.pending[#self.pending + 1] = data
+            self.pending_len = self.pending_len + #data
+        end
         if err == "timeout" then return true end
         if err then return false, err end
         if not data or #data < 65536 then return true end
@@ -96,7 +101,15 @@ end
 
 --- The next complete frame: type, body; nil when none is complete;
 --- false and a reason for a bad length field.
+function Conn:merge()
+    if self.pending_len > 0 then
+        self.inbuf = self.inbuf .. table.concat(self.pending)
+        self.pending, self.pending_len = {}, 0
+    end
+end
+
 function Conn:next_frame()
+    if #self.inbuf < 4 then self:merge() end
     local buf = self.inbuf
     if #buf < 4 then return nil end
     local len = string.unpack(">I4", buf)
@@ -104,7 +117,9 @@ function Conn:next_frame()
     if len > self.max_frame then
         return false, ("frame length %d above the limit %d"):format(len, self.max_frame)
     end
-    if #buf < 4 + len then return nil end
+    if #buf + self.pending_len < 4 + len then return nil end
+    self:merge()
+    buf = self.inbuf
     local t = buf:byte(5)
     local body = buf:sub(6, 4 + len)
     self.inbuf = buf:sub(5 + len)

@@ -127,6 +127,42 @@ end
 
 -- Cases ------------------------------------------------------------------
 
+case("wire: list codec and frame cutting (split reads, limits, malformed lists)", function()
+    local l = { "", "a", "\0\255", string.rep("x", 70000) }
+    local enc = wire.encode_list(l)
+    local d = assert(wire.decode_list(enc))
+    eq(4, #d); eq(l[3], d[3]); eq(l[4], d[4])
+    for _, bad in ipairs({ "", "\0\0", "\0\0\0\1", "\0\0\0\1\0\0\0\9ab", "\255\255\255\255",
+        enc .. "x", enc:sub(1, -2) }) do
+        assert(wire.decode_list(bad) == nil, "accepted a malformed list")
+    end
+    -- A fake socket that hands out the bytes in small pieces.
+    local frames = wire.frame(T.REQUEST, enc) .. wire.frame(T.RESPONSE, "r")
+    local pos = 0
+    local sock = { settimeout = function() end, setoption = function() end,
+        receive = function(_, _)
+            if pos >= #frames then return nil, "timeout", "" end
+            local piece = frames:sub(pos + 1, pos + 7)
+            pos = pos + #piece
+            return nil, "timeout", piece
+        end }
+    local c = wire.conn(sock, 1 << 20)
+    local got = {}
+    while #got < 2 do
+        assert(c:read())
+        local t, body = c:next_frame()
+        if t then got[#got + 1] = { t, body } end
+    end
+    eq(T.REQUEST, got[1][1]); eq(enc, got[1][2]); eq(T.RESPONSE, got[2][1]); eq("r", got[2][2])
+    local small = wire.conn({ settimeout = function() end, setoption = function() end }, 10)
+    small.inbuf = string.pack(">I4", 11) .. "x"
+    local t, why = small:next_frame()
+    eq(false, t); assert(why:find("above the limit 10"), why)
+    small.inbuf = string.pack(">I4", 0)
+    t, why = small:next_frame()
+    eq(false, t); assert(why:find("empty frame"), why)
+end)
+
 case("the demo scenario: leader kill, no acknowledged write lost, restarted and new nodes converge", function()
     local cmd = ("timeout 150 lua5.4 %s/examples/kv/scenario.lua --keys 300 --dir %s >%s/scenario.out 2>&1")
         :format(harness.sh_quote(root), harness.sh_quote(scratch .. "/scenario"), harness.sh_quote(scratch))
@@ -441,6 +477,51 @@ case("a follower killed with SIGKILL restarts from its own state and converges",
         socket.sleep(0.1)
     end
     local _ = before
+end)
+
+case("membership: add a learner, promote it to voter, remove it (it stops)", function()
+    local h = cluster()
+    local n5 = h:define(5)
+    local ids = { 1, 2, 3 }
+    eq("ok", session_do(h, ids, { "add", "5", n5.peer, n5.client })[1])
+    eq("error", session_do(h, ids, { "add", "5", n5.peer, n5.client })[1], "adding a member twice")
+    h:start(5, h:peers(), { "--join" })
+    local l = leader_of(h)
+    assert(h:wait_applied(5, tonumber(h:status(l).commit), 15), "node 5 did not catch up")
+    local st = h:status(l)
+    assert(st.members:find("5=learner@"), st.members)
+    eq("ok", session_do(h, ids, { "promote", "5" })[1])
+    st = h:status(leader_of(h))
+    assert(st.members:find("5=voter@"), st.members)
+    eq("error", session_do(h, ids, { "promote", "5" })[1], "promoting a voter")
+    eq("ok", session_do(h, ids, { "put", "with-5", "yes" })[1])
+    eq("ok", session_do(h, ids, { "remove", "5" })[1])
+    local t0 = socket.gettime()
+    while h:alive(5) and socket.gettime() - t0 < 10 do socket.sleep(0.05) end
+    assert(not h:alive(5), "removed node 5 still runs")
+    h.nodes[5].pid = nil
+    st = h:status(leader_of(h))
+    assert(st.members:find("5=removed@"), st.members)
+    eq("yes", session_do(h, ids, { "get", "with-5" })[2])
+    -- A removed node is refused when it connects again.
+    local s = raw(h.nodes[1].peer)
+    eq("removed", handshake(s, h.cluster_id, h.secret, "peer", 5))
+    s:close()
+    h.nodes[5] = nil
+end)
+
+case("lease-based reads (--lease-reads) serve current values", function()
+    local h2 = harness.new({ dir = scratch .. "/lease", cluster_id = "lease", node_args = { "--lease-reads" } })
+    local ok, e = pcall(function()
+        for id = 1, 3 do h2:start(id, h2:peers()) end
+        assert(h2:wait_leader({ 1, 2, 3 }, 15), "no leader")
+        for i = 1, 10 do
+            eq("ok", session_do(h2, { 1, 2, 3 }, { "put", "lease", "v" .. i })[1])
+            eq("v" .. i, session_do(h2, { 1, 2, 3 }, { "get", "lease" })[2])
+        end
+    end)
+    h2:stop_all("KILL")
+    assert(ok, e)
 end)
 
 case("a single-node cluster commits, survives SIGKILL and keeps its data", function()
