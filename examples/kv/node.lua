@@ -100,11 +100,7 @@ local secret, serr = auth.read_secret(opts.secret_file)
 if not secret then die("%s", serr) end
 
 -- Storage: identity check first, so a wrong directory is never modified.
-local function mkdir(path)
-    -- LevelDB creates the last path component only.
-    os.execute(("mkdir -p '%s'"):format(path:gsub("'", "'\\''")))
-end
-mkdir(opts.data)
+-- (LevelDB creates the directories.)
 local sm, err = statemachine.open(opts.data .. "/kv", opts.cluster_id, opts.id)
 if not sm then die("refusing to start: %s", err) end
 if sm.fresh then
