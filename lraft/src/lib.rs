@@ -6,6 +6,7 @@
 pub mod codes;
 pub mod config;
 pub mod errors;
+pub mod crypto;
 pub mod leveldb;
 pub mod list;
 pub mod logger;
@@ -38,6 +39,7 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     t.set("readstate", lua.create_function(readstate::new_readstate)?)?;
     t.set("leveldb", leveldb::module(lua)?)?;
     t.set("store", store::module(lua)?)?;
+    crypto::register(lua, &t)?;
     t.set(
         "config",
         lua.create_function(|_, ()| Ok(config::LConfig::default()))?,

@@ -1,0 +1,295 @@
+-- compare: the same load against our 3-node kv cluster and against a
+-- 3-member etcd 3.4 cluster (Debian's etcd-server, JSON gateway), both on
+-- 127.0.0.1 with heartbeat 100 ms and election timeout 1 s. Prints ops/s for
+-- puts and linearizable gets with 1 and 16 clients (128-byte values), and the
+-- time from SIGKILL of the leader to the first acknowledged put.
+--
+--   lua5.4 examples/kv/compare.lua [--seconds S] [--ours-only]
+-- (scripts/bench-compare.sh runs it after building.)
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+package.path = here .. "/?.lua;" .. here .. "/../../lua/?.lua;" .. package.path
+package.cpath = package.cpath .. ";" .. here .. "/../../target/lua/?.so"
+
+local socket = require("socket")
+local client = require("client")
+local harness = require("harness")
+local wire = require("wire")
+
+local seconds, ours_only = 5, false
+for i = 1, #arg do
+    if arg[i] == "--seconds" then seconds = assert(tonumber(arg[i + 1]), "--seconds S")
+    elseif arg[i] == "--ours-only" then ours_only = true end
+end
+
+local VALUE = string.rep("v", 128)
+local KEYS = 1000
+local LOADS = { { "put", 1 }, { "put", 16 }, { "get", 1 }, { "get", 16 } }
+
+-- Runs `nclients` tasks for `seconds`; each calls op(conn_state, key) ->
+-- true on success. Returns successes per second and failures.
+local function run_load(new_client, op, nclients)
+    local ok, bad = 0, 0
+    local stop_at = socket.gettime() + seconds
+    local tasks = {}
+    for c = 1, nclients do
+        tasks[c] = function()
+            local cl = new_client()
+            while socket.gettime() < stop_at do
+                local key = ("bench-%06d"):format(math.random(KEYS))
+                if cl[op](cl, key) then ok = ok + 1 else bad = bad + 1 end
+            end
+            cl:close()
+        end
+    end
+    local t0 = socket.gettime()
+    client.run(tasks)
+    return ok / (socket.gettime() - t0), bad
+end
+
+-- Ours -------------------------------------------------------------------------
+
+local function ours(dir)
+    local h = harness.new({ dir = dir, cluster_id = "compare" })
+    for id = 1, 3 do h:start(id, h:peers()) end
+    assert(h:wait_leader({ 1, 2, 3 }, 15), "our cluster elected no leader")
+    local function new_client()
+        local s = h:session({ 1, 2, 3 }, { deadline = 10 })
+        return {
+            put = function(_, k) local r = s:request({ "put", k, VALUE }); return r ~= nil and r[1] == "ok" end,
+            get = function(_, k) local r = s:request({ "get", k }); return r ~= nil and (r[1] == "ok" or r[1] == "notfound") end,
+            close = function() s:close() end,
+        }
+    end
+    local function kill_leader()
+        local l = h:wait_leader({ 1, 2, 3 }, 5)
+        local t = h:kill(l, "KILL")
+        local rest = {}
+        for id = 1, 3 do if id ~= l then rest[#rest + 1] = id end end
+        return t, function()
+            local s = h:session(rest, { deadline = 30, timeout = 0.5 })
+            return { put = function(_, k) local r = s:request({ "put", k, VALUE }); return r ~= nil and r[1] == "ok" end,
+                close = function() s:close() end }
+        end
+    end
+    return { name = "ours (lraft kv)", new_client = new_client, kill_leader = kill_leader,
+        stop = function() h:stop_all("KILL") end }
+end
+
+-- etcd over its JSON gateway -----------------------------------------------------
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function b64(s)
+    return ((s:gsub(".", function(x)
+        local r, b = "", x:byte()
+        for i = 8, 1, -1 do r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
+        return r
+    end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
+        if #x < 6 then return "" end
+        local c = 0
+        for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
+        return B64:sub(c + 1, c + 1)
+    end) .. ({ "", "==", "=" })[#s % 3 + 1])
+end
+
+-- One keep-alive HTTP/1.1 connection used from a task.
+local Http = {}
+Http.__index = Http
+
+local function http_new(addrs)
+    return setmetatable({ addrs = addrs, target = 1 }, Http)
+end
+
+function Http:close()
+    if self.sock then self.sock:close(); self.sock = nil end
+end
+
+function Http:connect(deadline)
+    local sock, err = wire.dial(self.addrs[self.target])
+    if not sock then return nil, err end
+    if not client.wait(sock, "w", deadline) or not wire.finish_dial(sock) then sock:close(); return nil, "connect" end
+    self.sock, self.buf = sock, ""
+    return true
+end
+
+function Http:fill(deadline)
+    if not client.wait(self.sock, "r", deadline) then return nil, "timeout" end
+    local data, err, partial = self.sock:receive(65536)
+    data = data or partial
+    if data and #data > 0 then self.buf = self.buf .. data; return true end
+    if err == "timeout" then return true end
+    return nil, err
+end
+
+-- POSTs `body` to `path`; returns the status code and body, or nil.
+function Http:post(path, body, timeout)
+    local deadline = socket.gettime() + (timeout or 5)
+    if not self.sock then
+        local ok = self:connect(deadline)
+        if not ok then self.target = self.target % #self.addrs + 1; return nil end
+    end
+    local req = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s")
+        :format(path, #body, body)
+    local pos = 1
+    while pos <= #req do
+        local last, err, partial = self.sock:send(req, pos)
+        last = last or partial
+        if err and err ~= "timeout" then self:close(); return nil end
+        pos = (last or pos - 1) + 1
+        if pos <= #req and not client.wait(self.sock, "w", deadline) then self:close(); return nil end
+    end
+    while not self.buf:find("\r\n\r\n", 1, true) do
+        if not self:fill(deadline) then self:close(); self.target = self.target % #self.addrs + 1; return nil end
+    end
+    local hend = self.buf:find("\r\n\r\n", 1, true)
+    local head = self.buf:sub(1, hend - 1)
+    self.buf = self.buf:sub(hend + 4)
+    local status = tonumber(head:match("^HTTP/1%.1 (%d+)"))
+    local len = tonumber(head:lower():match("content%-length: *(%d+)"))
+    local out
+    if len then
+        while #self.buf < len do if not self:fill(deadline) then self:close(); return nil end end
+        out = self.buf:sub(1, len)
+        self.buf = self.buf:sub(len + 1)
+    else -- chunked
+        local parts = {}
+        while true do
+            local e = self.buf:find("\r\n", 1, true)
+            while not e do
+                if not self:fill(deadline) then self:close(); return nil end
+                e = self.buf:find("\r\n", 1, true)
+            end
+            local n = tonumber(self.buf:sub(1, e - 1), 16)
+            while #self.buf < e + 1 + n + 2 do if not self:fill(deadline) then self:close(); return nil end end
+            parts[#parts + 1] = self.buf:sub(e + 2, e + 1 + n)
+            self.buf = self.buf:sub(e + 2 + n + 2)
+            if n == 0 then break end
+        end
+        out = table.concat(parts)
+    end
+    return status, out
+end
+
+local function etcd(dir)
+    if os.execute("command -v etcd >/dev/null") ~= true then return nil, "etcd is not installed" end
+    local m, initial = {}, {}
+    for i = 1, 3 do
+        m[i] = { name = "e" .. i, peer = harness.free_port(), client = harness.free_port(), data = dir .. "/etcd" .. i }
+        initial[#initial + 1] = ("e%d=http://127.0.0.1:%d"):format(i, m[i].peer)
+    end
+    local pids = {}
+    local function start(i)
+        local x = m[i]
+        local cmd = ("exec etcd --name %s --data-dir %s --listen-peer-urls http://127.0.0.1:%d --initial-advertise-peer-urls http://127.0.0.1:%d --listen-client-urls http://127.0.0.1:%d --advertise-client-urls http://127.0.0.1:%d --initial-cluster %s --initial-cluster-state new --initial-cluster-token compare --heartbeat-interval 100 --election-timeout 1000")
+            :format(x.name, harness.sh_quote(x.data), x.peer, x.peer, x.client, x.client, table.concat(initial, ","))
+        local pidf = dir .. "/etcd" .. i .. ".pid"
+        assert(os.execute(("(%s) >%s/etcd%d.log 2>&1 & echo $! >%s"):format(cmd, harness.sh_quote(dir), i,
+            harness.sh_quote(pidf))))
+        local f = io.open(pidf); x.pid = math.tointeger(tonumber(f:read("l"))); f:close()
+        pids[#pids + 1] = x.pid
+    end
+    os.execute("mkdir -p " .. harness.sh_quote(dir))
+    for i = 1, 3 do start(i) end
+    local function addrs(skip)
+        local l = {}
+        for i = 1, 3 do if i ~= skip then l[#l + 1] = "127.0.0.1:" .. m[i].client end end
+        return l
+    end
+    local function status(i)
+        return client.run_one(function()
+            local h = http_new({ "127.0.0.1:" .. m[i].client })
+            local code, body = h:post("/v3/maintenance/status", "{}", 1)
+            h:close()
+            if code ~= 200 then return nil end
+            return body:match('"member_id":"(%d+)"'), body:match('"leader":"(%d+)"')
+        end)
+    end
+    local function leader()
+        for i = 1, 3 do
+            local id, lead = status(i)
+            if id and id == lead then return i end
+        end
+    end
+    local t0 = socket.gettime()
+    while not leader() do
+        assert(socket.gettime() - t0 < 20, "etcd elected no leader")
+        socket.sleep(0.1)
+    end
+    local function new_client_for(list, timeout)
+        return function()
+            local h = http_new(list)
+            return {
+                put = function(_, k)
+                    local code = h:post("/v3/kv/put", ('{"key":"%s","value":"%s"}'):format(b64(k), b64(VALUE)),
+                        timeout)
+                    return code == 200
+                end,
+                get = function(_, k)
+                    local code = h:post("/v3/kv/range", ('{"key":"%s"}'):format(b64(k)))
+                    return code == 200
+                end,
+                close = function() h:close() end,
+            }
+        end
+    end
+    local function kill_leader()
+        local l = leader()
+        os.execute("kill -KILL " .. m[l].pid)
+        -- Same per-attempt timeout as our client in the failover test.
+        return socket.gettime(), new_client_for(addrs(l), 0.5)
+    end
+    return { name = "etcd 3.4", new_client = new_client_for(addrs()), kill_leader = kill_leader,
+        stop = function() for _, p in ipairs(pids) do os.execute("kill -KILL " .. p .. " 2>/dev/null") end end }
+end
+
+-- Both ---------------------------------------------------------------------------
+
+local function measure(sys)
+    local r = {}
+    for _, l in ipairs(LOADS) do
+        local rate, bad = run_load(sys.new_client, l[1], l[2])
+        r[#r + 1] = rate
+        print(("  %-16s %-4s x%-2d clients: %7.0f ops/s%s"):format(sys.name, l[1], l[2], rate,
+            bad > 0 and (" (" .. bad .. " failed)") or ""))
+    end
+    local tkill, new_client = sys.kill_leader()
+    local first
+    client.run_one(function()
+        local c = new_client()
+        while not first and socket.gettime() - tkill < 30 do
+            if c:put("failover") then first = socket.gettime() end
+        end
+        c:close()
+    end)
+    r[#r + 1] = first and (first - tkill) or math.huge
+    print(("  %-16s first put after SIGKILL of the leader: %.2f s"):format(sys.name, r[#r]))
+    return r
+end
+
+local dir = os.tmpname() .. "-compare"
+os.remove(dir)
+local results = {}
+local systems = { ours }
+if not ours_only then systems[2] = etcd end
+local ok, err = pcall(function()
+    for i, mk in ipairs(systems) do
+        local sys, why = mk(dir .. "/" .. i)
+        if not sys then print("  skipped: " .. why) else
+            local pok, perr = pcall(function() results[i] = measure(sys) end)
+            sys.stop()
+            assert(pok, perr)
+        end
+    end
+end)
+os.execute("rm -rf " .. harness.sh_quote(dir))
+if not ok then print("FAILED: " .. tostring(err)); os.exit(1) end
+if results[1] and results[2] then
+    print(("%-26s %12s %12s %8s"):format("load (128-byte values)", "ours", "etcd 3.4", "ratio"))
+    local names = { "put, 1 client (ops/s)", "put, 16 clients (ops/s)", "get, 1 client (ops/s)",
+        "get, 16 clients (ops/s)", "failover to first put (s)" }
+    for i, n in ipairs(names) do
+        local a, b = results[1][i], results[2][i]
+        local ratio = (i == 5) and (b / a) or (a / b)
+        print(("%-26s %12.2f %12.2f %7.2fx"):format(n, a, b, ratio))
+    end
+    print("(ratio > 1 means ours is better: more ops/s, or a faster failover)")
+end
