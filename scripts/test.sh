@@ -38,7 +38,7 @@ while read -r group; do summary+=("  $group"); done < <(
 step "benchmarks build" cargo bench --workspace --no-run -q
 
 # Suites of the other languages print "<suite>: N passed, N failed".
-for suite in tests/cpp/run.sh tests/lua/run.sh; do
+for suite in tests/cpp/run.sh tests/lua/run.sh tests/install/run.sh; do
   [ -f "$suite" ] || continue
   echo "=== $suite"
   bash "$suite" 2>&1 | tee "$logdir/suite.log"
