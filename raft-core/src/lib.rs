@@ -96,7 +96,7 @@ pub use memory_storage::MemoryStorage;
 pub use proto_ext::ConfChangeI;
 pub use raft::{Raft, SoftState, StateRole, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 pub use raft_log::RaftLog;
-pub use raw_node::{RawNode, SnapshotStatus, Status};
+pub use raw_node::{RawNode, SnapshotStatus, Status, ADVANCE_WARNING_ELECTIONS};
 pub use read_only::ReadState;
 pub use ready::Ready;
 pub use storage::{RaftState, Storage};
