@@ -181,7 +181,7 @@ impl<S: Storage> RawNode<S> {
         if self.awaiting_advance {
             self.ticks_awaiting_advance += 1;
             let every = self.raft.election_timeout.max(1) * ADVANCE_WARNING_ELECTIONS;
-            if self.ticks_awaiting_advance % every == 0 {
+            if self.ticks_awaiting_advance.is_multiple_of(every) {
                 crate::raft_log!(
                     self.raft.logger,
                     crate::logger::Level::Warn,
