@@ -108,9 +108,9 @@ put 755 "$TARGET/release/libraft.so" "lib/libraft.so.$version"
 link "libraft.so.$version" "lib/libraft.so.$major"
 link "libraft.so.$major" lib/libraft.so
 put 644 "$TARGET/release/libraft.a" lib/libraft.a
-for h in include/*; do
-    put 644 "$h" "include/$(basename "$h")"
-done
+while IFS= read -r h; do # every header, keeping subdirectories of include/
+    put 644 "$h" "$h"
+done < <(find include -type f | sort)
 subst packaging/raft.pc.in >"$tmp/raft.pc"
 put 644 "$tmp/raft.pc" lib/pkgconfig/raft.pc
 for f in raftConfig.cmake raftConfigVersion.cmake; do

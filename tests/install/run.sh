@@ -52,7 +52,7 @@ installed_layout() {
     readelf -d "$lib/libraft.so.$version" | grep -F "soname: [libraft.so.$major]" || return 1
     [ -f "$lib/libraft.a" ] && [ -f "$lib/cmake/raft/raftConfig.cmake" ] || return 1
     [ -f "$lib/cmake/raft/raftConfigVersion.cmake" ] || return 1
-    for h in include/*; do cmp "$h" "$PREFIX/include/$(basename "$h")" || return 1; done
+    while IFS= read -r h; do cmp "$h" "$PREFIX/$h" || return 1; done < <(find include -type f)
 }
 check "layout: versioned libraft.so with soname libraft.so.$major, links, headers, configs" installed_layout
 
@@ -102,8 +102,18 @@ check "C example, pkg-config, libraft.so" c_shared
 check "C example, pkg-config --static, libraft.a" c_static
 
 cd "$ROOT" || exit 1
-check "scripts/install.sh --uninstall leaves the prefix empty" \
-    bash -c 'bash scripts/install.sh --uninstall --prefix "$1" && [ -z "$(ls -A "$1")" ]' _ "$PREFIX"
+check "install again over the install, then --uninstall leaves the prefix empty" \
+    bash -c 'bash scripts/install.sh --prefix "$1" && bash scripts/install.sh --uninstall --prefix "$1" &&
+             [ -z "$(ls -A "$1")" ]' _ "$PREFIX"
+shared_prefix() { # a prefix holding other files keeps exactly those
+    local p=$WORK/shared
+    mkdir -p "$p/lib" "$p/include" && echo keep >"$p/lib/other.so" && echo keep >"$p/include/other.h"
+    (cd "$p" && find . | sort) >"$WORK/before"
+    bash scripts/install.sh --prefix "$p" && [ -f "$p/lib/libraft.a" ] || return 1
+    bash scripts/install.sh --uninstall --prefix "$p" || return 1
+    (cd "$p" && find . | sort) | diff "$WORK/before" -
+}
+check "uninstall from a shared prefix leaves the other files and directories" shared_prefix
 
 staged() { # make install with PREFIX and DESTDIR, used through the staging dir, then uninstall
     local stage=$WORK/stage
