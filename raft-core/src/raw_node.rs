@@ -179,8 +179,9 @@ impl<S: Storage> RawNode<S> {
     /// and, as a follower, never campaigns.
     pub fn tick(&mut self) {
         if self.awaiting_advance {
-            self.ticks_awaiting_advance += 1;
-            let every = self.raft.election_timeout.max(1) * ADVANCE_WARNING_ELECTIONS;
+            self.ticks_awaiting_advance = self.ticks_awaiting_advance.saturating_add(1);
+            let every =
+                (self.raft.election_timeout.max(1)).saturating_mul(ADVANCE_WARNING_ELECTIONS);
             if self.ticks_awaiting_advance.is_multiple_of(every) {
                 crate::raft_log!(
                     self.raft.logger,

@@ -101,3 +101,18 @@ fn a_ready_never_advanced_makes_tick_warn() {
     }
     assert_eq!(says_advance(&log), 1, "warned although advance was called");
 }
+
+#[test]
+fn the_warning_period_does_not_overflow_for_the_largest_election_tick() {
+    let log = Arc::new(Capture::default());
+    // The largest value the config accepts; the period is twice that.
+    let mut cfg = common::config(1, usize::MAX / 2, 1);
+    cfg.logger = log.clone();
+    let mut n = RawNode::new(&cfg, MemoryStorage::new()).unwrap();
+    n.bootstrap(&[1, 2, 3]).unwrap();
+    let _rd = n.ready().unwrap();
+    for _ in 0..100 {
+        n.tick();
+    }
+    assert!(log.0.lock().unwrap().is_empty());
+}
