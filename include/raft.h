@@ -1214,6 +1214,13 @@ extern "C" {
 uint32_t raft_abi_version(void);
 
 /**
+ * Returns the library's version, `"MAJOR.MINOR.PATCH"` (the same string as
+ * `lraft._VERSION` in Lua and the `Version:` of raft.pc). The string is
+ * static: never free it. The soname of libraft.so carries MAJOR.
+ */
+const char *raft_version(void);
+
+/**
  * Releases the buffer's memory and zeroes `*buf`, so that releasing it
  * twice is harmless. Accepts NULL and an already released or zeroed buffer.
  *

@@ -2,7 +2,7 @@
 # Installs the system packages the project needs (Debian), only when missing.
 set -euo pipefail
 need=()
-for p in lua5.4 liblua5.4-dev lua-busted lua-socket g++ valgrind pkg-config; do
+for p in lua5.4 liblua5.4-dev lua-busted lua-socket g++ valgrind pkg-config cmake luarocks; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -5,8 +5,8 @@
 
 pub mod codes;
 pub mod config;
-pub mod errors;
 pub mod crypto;
+pub mod errors;
 pub mod leveldb;
 pub mod list;
 pub mod logger;
@@ -72,6 +72,7 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
             Ok(hs.hs.is_empty())
         })?,
     )?;
+    t.set("_VERSION", env!("CARGO_PKG_VERSION"))?;
     t.set("None", 0)?;
     t.set("noLimit", i64::MAX)?;
     for (name, v) in codes::ERROR_CODES {

@@ -138,7 +138,9 @@ impl LRawNode {
                 }
                 match error_code(&e) {
                     Some(c) => Ok(c),
-                    None if soft => Ok(ERR_FALSE),
+                    // A misuse (such as a message addressed to another
+                    // node) is the caller's bug: raise it even here.
+                    None if soft && !matches!(e, Error::Misuse(_)) => Ok(ERR_FALSE),
                     None => Err(err(format!("rawnode:{what}: {e}"))),
                 }
             }

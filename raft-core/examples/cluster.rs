@@ -1,6 +1,12 @@
 //! A three-node cluster in one process: elect a leader, replicate
-//! proposals, cut the leader off, elect a new one, and check that every
-//! node applied the same log.
+//! proposals, cut the leader off, elect a new one, restart the old leader
+//! from its persisted state, and check that every node applied the same log
+//! exactly once.
+//!
+//! "Persisted state" is simulated: a node's MemoryStorage (log and hard
+//! state) and its applied index outlive its RawNode, which is dropped and
+//! built again. A real program writes them to disk in the same order (see
+//! the README, "Start, restart, join").
 //!
 //! Run with `cargo run --release -p raft-core --example cluster`.
 
@@ -13,7 +19,11 @@ use raft_core::{ConfChangeI, Config, MemoryStorage, RawNode, StateRole};
 struct Peer {
     node: RawNode<MemoryStorage>,
     storage: MemoryStorage,
+    /// The application state: every applied proposal.
     applied: Vec<Vec<u8>>,
+    /// The index of the last applied entry, persisted with `applied` and
+    /// passed back as `Config::applied` on restart.
+    applied_index: u64,
     alive: bool,
 }
 
@@ -45,6 +55,7 @@ fn handle_ready(p: &mut Peer, outbox: &mut VecDeque<Message>) {
                 }
             }
         }
+        p.applied_index = e.index;
     }
     p.node.advance().expect("advance");
 }
@@ -70,22 +81,30 @@ fn leader(peers: &[Peer]) -> Option<usize> {
         .position(|p| p.alive && p.node.raft.state == StateRole::Leader)
 }
 
+/// The configuration of node `id`; `applied` is the persisted applied
+/// index (0 on the first start).
+fn config(id: u64, applied: u64) -> Config {
+    let mut c = Config::new(id);
+    c.election_tick = 10;
+    c.heartbeat_tick = 1;
+    c.pre_vote = true;
+    c.check_quorum = true;
+    c.seed = Some(id * 7919);
+    c.applied = applied;
+    c
+}
+
 fn main() {
     let mut peers: Vec<Peer> = (1..=3)
         .map(|id| {
             let storage = MemoryStorage::new();
-            let mut c = Config::new(id);
-            c.election_tick = 10;
-            c.heartbeat_tick = 1;
-            c.pre_vote = true;
-            c.check_quorum = true;
-            c.seed = Some(id * 7919);
-            let mut node = RawNode::new(&c, storage.clone()).expect("node");
+            let mut node = RawNode::new(&config(id, 0), storage.clone()).expect("node");
             node.bootstrap(&[1, 2, 3]).expect("bootstrap");
             Peer {
                 node,
                 storage,
                 applied: Vec::new(),
+                applied_index: 0,
                 alive: true,
             }
         })
@@ -155,5 +174,33 @@ fn main() {
         "both live nodes applied the same {} entries; last = {:?}",
         live[0].applied.len(),
         String::from_utf8_lossy(live[0].applied.last().unwrap())
+    );
+
+    // Restart the old leader: a new RawNode over its storage, told through
+    // Config::applied which entries its state machine already holds.
+    let p = &mut peers[old];
+    println!(
+        "restarting node {} from its storage (applied index {})",
+        old + 1,
+        p.applied_index
+    );
+    p.node =
+        RawNode::new(&config(old as u64 + 1, p.applied_index), p.storage.clone()).expect("restart");
+    p.alive = true;
+    for _ in 0..20 {
+        for p in peers.iter_mut() {
+            p.node.tick();
+        }
+        run_round(&mut peers, &mut outbox);
+    }
+    for p in &peers {
+        assert_eq!(
+            p.applied, peers[0].applied,
+            "a node applied a different log"
+        );
+    }
+    println!(
+        "all three nodes applied the same {} entries, each once",
+        peers[0].applied.len()
     );
 }

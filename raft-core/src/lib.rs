@@ -62,6 +62,56 @@
 //! }
 //! assert_eq!(applied, vec![b"hello".to_vec()]);
 //! ```
+//!
+//! # Restart
+//!
+//! Store the index of the last applied entry together with the
+//! application's state, and give it back as [`Config::applied`] when the
+//! node is built again over its storage (without bootstrapping): the node
+//! then hands out only the committed entries after that index. Left at 0,
+//! it would hand every committed entry out again. The repository README
+//! ("Start, restart, join") gives the order of the writes and how to add a
+//! node.
+//!
+//! ```
+//! use raft_core::{Config, MemoryStorage, RawNode};
+//!
+//! /// Runs the Ready loop until the node is idle; returns the indexes of
+//! /// the entries applied.
+//! fn drain(node: &mut RawNode<MemoryStorage>, storage: &MemoryStorage) -> Vec<u64> {
+//!     let mut applied = Vec::new();
+//!     while node.has_ready() {
+//!         let rd = node.ready().unwrap();
+//!         if let Some(hs) = &rd.hard_state {
+//!             storage.set_hard_state(*hs);
+//!         }
+//!         storage.append(&rd.entries).unwrap();
+//!         for e in &rd.committed_entries {
+//!             if let Some(cc) = raft_core::ConfChangeI::from_entry(e) {
+//!                 node.apply_conf_change(&cc.unwrap()).unwrap();
+//!             }
+//!             applied.push(e.index);
+//!         }
+//!         node.advance().unwrap();
+//!     }
+//!     applied
+//! }
+//!
+//! let storage = MemoryStorage::new(); // stands in for the disk
+//! let mut node = RawNode::new(&Config::new(1), storage.clone()).unwrap();
+//! node.bootstrap(&[1]).unwrap();
+//! drain(&mut node, &storage); // applies the bootstrap configuration
+//! node.campaign().unwrap();
+//! drain(&mut node, &storage);
+//! node.propose(&b"x"[..]).unwrap();
+//! let applied_index = *drain(&mut node, &storage).last().unwrap();
+//! drop(node); // the process stops
+//!
+//! let mut config = Config::new(1);
+//! config.applied = applied_index;
+//! let mut node = RawNode::new(&config, storage.clone()).unwrap();
+//! assert!(drain(&mut node, &storage).is_empty(), "nothing is applied twice");
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -99,7 +149,7 @@ pub use memory_storage::MemoryStorage;
 pub use proto_ext::ConfChangeI;
 pub use raft::{Raft, SoftState, StateRole, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 pub use raft_log::RaftLog;
-pub use raw_node::{RawNode, SnapshotStatus, Status};
+pub use raw_node::{RawNode, SnapshotStatus, Status, ADVANCE_WARNING_ELECTIONS};
 pub use read_only::ReadState;
 pub use ready::Ready;
 pub use storage::{RaftState, Storage};

@@ -51,6 +51,11 @@ pub struct Status {
     pub progress: Option<BTreeMap<u64, Progress>>,
 }
 
+/// How many election timeouts of ticks a handed-out Ready may wait for
+/// `advance` before [`RawNode::tick`] logs a warning (and again after each
+/// further such period).
+pub const ADVANCE_WARNING_ELECTIONS: usize = 2;
+
 /// A Raft node without its own thread or clock.
 ///
 /// Not thread-safe: use one node from one thread at a time (it may move
@@ -68,6 +73,9 @@ pub struct RawNode<S: Storage> {
     /// At least one Ready was handed out since the last `advance` (so an
     /// `advance` has something to acknowledge, even when it steps nothing).
     ready_outstanding: bool,
+    /// Ticks seen while a Ready awaits `advance` (0 when none does); drives
+    /// the forgotten-advance warning.
+    ticks_awaiting_advance: usize,
     async_storage_writes: bool,
     failed: Option<String>,
 }
@@ -85,6 +93,7 @@ impl<S: Storage> RawNode<S> {
             prev_hard_state,
             steps_on_advance: Vec::new(),
             ready_outstanding: false,
+            ticks_awaiting_advance: 0,
             async_storage_writes: config.async_storage_writes,
             failed: None,
         })
@@ -169,7 +178,28 @@ impl<S: Storage> RawNode<S> {
     }
 
     /// Advances the logical clock by one tick.
+    ///
+    /// While a Ready awaits [`advance`](Self::advance), every
+    /// [`ADVANCE_WARNING_ELECTIONS`] election timeouts' worth of ticks logs
+    /// a warning: a node whose application never advances stops applying
+    /// and, as a follower, never campaigns.
     pub fn tick(&mut self) {
+        // Only a Ready that awaits acknowledgement stalls the node; an empty
+        // one taken to look does not.
+        if !self.steps_on_advance.is_empty() {
+            self.ticks_awaiting_advance = self.ticks_awaiting_advance.saturating_add(1);
+            let every =
+                (self.raft.election_timeout.max(1)).saturating_mul(ADVANCE_WARNING_ELECTIONS);
+            if self.ticks_awaiting_advance.is_multiple_of(every) {
+                crate::raft_log!(
+                    self.raft.logger,
+                    crate::logger::Level::Warn,
+                    "{:x} handed out a Ready {} ticks ago and advance has not been called since: the node applies nothing and elects no leader until the application calls advance after handling each Ready",
+                    self.raft.id,
+                    self.ticks_awaiting_advance
+                );
+            }
+        }
         let _ = self.guarded(|r| {
             r.tick();
             Ok(())
@@ -209,10 +239,22 @@ impl<S: Storage> RawNode<S> {
     }
 
     /// Feeds a message from a peer (or a local storage thread) to the node.
+    ///
+    /// Refuses a local message type ([`Error::StepLocalMsg`]), a response
+    /// from a peer outside the configuration ([`Error::StepPeerNotFound`])
+    /// and a message addressed to another node ([`Error::Misuse`]: `to` is
+    /// neither this node's id nor 0), which a misrouting transport would
+    /// otherwise feed in silently.
     pub fn step(&mut self, m: Message) -> Result<()> {
         let t = m.msg_type();
         if is_local_msg(t) && !is_local_msg_target(m.from) {
             return Err(Error::StepLocalMsg);
+        }
+        if m.to != 0 && m.to != self.raft.id && !is_local_msg_target(m.to) {
+            return Err(Error::Misuse(format!(
+                "step: {t:?} from {} is addressed to node {}, not to this node {}; deliver each message to the node its `to` names",
+                m.from, m.to, self.raft.id
+            )));
         }
         if is_response_msg(t)
             && !is_local_msg_target(m.from)
@@ -503,6 +545,7 @@ impl<S: Storage> RawNode<S> {
             ));
         }
         self.ready_outstanding = false;
+        self.ticks_awaiting_advance = 0;
         let steps = std::mem::take(&mut self.steps_on_advance);
         self.guarded(|r| {
             for m in steps {

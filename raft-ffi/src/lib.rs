@@ -48,3 +48,33 @@ pub const RAFT_ABI_VERSION: u32 = 1;
 pub extern "C" fn raft_abi_version() -> u32 {
     RAFT_ABI_VERSION
 }
+
+/// The project's version (`MAJOR.MINOR.PATCH`, the workspace version in
+/// Cargo.toml), NUL-terminated.
+const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+) {
+    Ok(v) => v,
+    Err(_) => panic!("the package version contains no NUL byte"),
+};
+
+/// Returns the library's version, `"MAJOR.MINOR.PATCH"` (the same string as
+/// `lraft._VERSION` in Lua and the `Version:` of raft.pc). The string is
+/// static: never free it. The soname of libraft.so carries MAJOR.
+#[no_mangle]
+pub extern "C" fn raft_version() -> *const std::ffi::c_char {
+    VERSION.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raft_version_is_the_workspace_version() {
+        // SAFETY: raft_version returns a static NUL-terminated string.
+        let v = unsafe { std::ffi::CStr::from_ptr(raft_version()) };
+        assert_eq!(v.to_str(), Ok(env!("CARGO_PKG_VERSION")));
+        assert_eq!(v.to_str().map(|s| s.split('.').count()), Ok(3));
+    }
+}

@@ -249,6 +249,59 @@ int main() {
         return ok;
     });
 
+    run("step refuses a message addressed to another node", [] {
+        bool ok = true;
+        Single s;  // node 1, leader at term 2
+        raft_message m{};
+        m.msg_type = RAFT_MSG_HEARTBEAT;
+        m.from = 3;
+        m.term = 9;
+        auto step = [&](uint64_t to) {
+            m.to = to;
+            raft::detail::Buf b;
+            EXPECT(raft_message_encode(&m, &b.b) == RAFT_OK);
+            return raft_rawnode_step(s.node, b.b.data, b.b.len);
+        };
+        EXPECT(step(2) == RAFT_ERR_MISUSE);
+        EXPECT(std::strstr(raft_rawnode_last_error(s.node), "addressed to node 2") != nullptr);
+        raft_status st;
+        EXPECT(raft_rawnode_status(s.node, &st) == RAFT_OK && st.term == 2 && st.raft_state == RAFT_STATE_LEADER);
+        EXPECT(step(1) == RAFT_OK);  // the same message to this node is taken
+        EXPECT(raft_rawnode_status(s.node, &st) == RAFT_OK && st.term == 9 && st.leader_id == 3);
+        // The C++ wrapper throws it.
+        m.to = 2;
+        try {
+            raft::RawNode node(raft::Config(1), raft::MemoryStorage());
+            node.step(raft::encode(m));
+            EXPECT(false);
+        } catch (const raft::Error &e) {
+            EXPECT(e.code() == RAFT_ERR_MISUSE);
+        }
+        return ok;
+    });
+
+    run("a Ready never advanced makes tick log a warning", [] {
+        bool ok = true;
+        auto lines = std::make_shared<std::vector<std::string>>();
+        raft::Config c(1);
+        c->election_tick = 10;
+        c.set_logger([lines](raft_log_level, std::string_view msg) { lines->emplace_back(msg); }, RAFT_LOG_WARN);
+        raft::MemoryStorage ms;
+        raft::RawNode node(c, ms);
+        node.bootstrap({1, 2, 3});
+        raft::Ready rd = node.ready();  // handed out, never advanced
+        auto warned = [&] {
+            for (const std::string &l : *lines)
+                if (l.find("advance has not been called") != std::string::npos) return true;
+            return false;
+        };
+        for (int i = 0; i < 19; i++) node.tick();
+        EXPECT(!warned());
+        node.tick();  // two election timeouts
+        EXPECT(warned());
+        return ok;
+    });
+
     run("use of a freed Ready through the documented pattern", [] {
         bool ok = true;
         Single s;

@@ -31,6 +31,12 @@ if ! cargo build --release -p raft-ffi; then
     finish
 fi
 
+# libraft.so carries the soname libraft.so.MAJOR (raft-ffi/build.rs), the name
+# the dynamically linked tests look for at run time: provide it in the build
+# directory, as an install does.
+soname=$(readelf -d "$LIB/libraft.so" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
+[ -n "$soname" ] && ln -sfn libraft.so "$LIB/$soname"
+
 # The header cbindgen generated during this build must equal the committed one.
 generated=$(ls -t "$TARGET"/release/build/raft-ffi-*/out/raft.h 2>/dev/null | head -1)
 if [ -n "$generated" ] && cmp -s "$generated" "$INC/raft.h"; then

@@ -416,3 +416,57 @@ describe("memorystorage misuse", function()
         assert.matches("memorystorage", tostring(cfg.Storage))
     end)
 end)
+
+describe("loud misuse", function()
+    local function heartbeat(to)
+        local m = pb.message()
+        m.type = pb.MsgHeartbeat
+        m.from = 3
+        m.to = to
+        m.term = 9
+        return m
+    end
+
+    it("step raises for a message addressed to another node and accepts it for this one", function()
+        local n, s = live_node()
+        pump(n, s)
+        local term = n:status().term
+        has(err_of(function() n:step(heartbeat(2)) end), "addressed to node 2")
+        assert.are.equal(term, n:status().term)
+        assert.are.equal(raft.OK, n:step(heartbeat(1)))
+        assert.are.equal(9, n:status().term)
+        assert.are.equal(raft.OK, n:step(heartbeat(0)))
+    end)
+
+    it("tick warns on stderr when a Ready waits for advance for two election timeouts", function()
+        -- The process logger writes to stderr: run the node in a child.
+        local child = [[
+            local raft = require("lraft")
+            local cfg = raft.config()
+            cfg.ID = 1
+            cfg.ElectionTick = 10
+            cfg.HeartbeatTick = 1
+            cfg.Storage = raft.memorystorage()
+            local n = raft.rawnode()
+            n:init(cfg, { 1, 2, 3 })
+            local rd = n:ready()
+            for _ = 1, tonumber(arg[1]) do n:tick() end
+            if arg[2] == "advance" then n:advance(rd) end
+            io.stderr:write("ticked\n")
+        ]]
+        local script = os.tmpname()
+        local f = assert(io.open(script, "w"))
+        f:write(child)
+        f:close()
+        local function stderr_of(ticks)
+            local p = assert(io.popen(string.format("lua5.4 %s %d 2>&1", script, ticks)))
+            local out = p:read("a")
+            p:close()
+            has(out, "ticked")
+            return out
+        end
+        assert.is_falsy(stderr_of(19):find("advance has not been called", 1, true))
+        has(stderr_of(20), "advance has not been called")
+        os.remove(script)
+    end)
+end)

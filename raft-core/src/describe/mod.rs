@@ -1,7 +1,8 @@
 //! Human-readable descriptions of entries, messages, snapshots and states in
-//! the exact formats of etcd's `Describe*` functions (`describe.go` in
-//! etcd-io/raft), which its data-driven transcripts print. Used by the
-//! conformance runners and for logging messages readably.
+//! the exact formats of the `Describe*` functions of etcd-io/raft's
+//! `util.go` (`DescribeEntry`, `DescribeMessage`, `DescribeHardState`,
+//! `DescribeConfState`, `DescribeSnapshot`), which etcd's data-driven
+//! transcripts print. Used by the conformance runners and for debugging.
 
 use std::fmt::Write as _;
 

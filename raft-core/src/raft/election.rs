@@ -48,9 +48,11 @@ impl<S: Storage> Raft<S> {
             log!(
                 self,
                 Warn,
-                "{:x} cannot campaign at term {} since there are still pending configuration changes to apply",
+                "{:x} cannot campaign at term {} since there are still pending configuration changes to apply (committed {}, applied {}: entries are applied when the application calls advance after each Ready)",
                 self.id,
-                self.term
+                self.term,
+                self.raft_log.committed,
+                self.raft_log.applied
             );
             return;
         }
