@@ -395,6 +395,19 @@ case("a peer cannot speak for another: messages with a spoofed from are dropped 
     m.to = 7
     assert(s:send(wire.frame(T.RAFT, m:serialize())))
     wait_log(h, 1, "addressed to 7")
+    -- A snapshot whose data would not restore is dropped before Raft sees it.
+    m = raft.pb.message()
+    m.type = raft.pb.MsgSnap
+    m.to = 1
+    m.from = 2
+    m.term = 1000
+    local snap = raft.pb.snapshot()
+    snap.data = "\0\0\0\5garbage"
+    snap.metadata.index = 999999
+    snap.metadata.term = 1000
+    m.snapshot = snap
+    assert(s:send(wire.frame(T.RAFT, m:serialize())))
+    wait_log(h, 1, "dropped a snapshot from node 2: malformed snapshot data")
     s:close()
     -- Had the spoofed heartbeat at term 1000 been stepped, node 1's term would be 1000.
     local st = h:status(1)
