@@ -473,7 +473,7 @@ case("a follower killed with SIGKILL restarts from its own state and converges",
     -- pause is synced on every node.
     socket.sleep(1.2)
     eq("ok", session_do(h, { l }, { "put", "rk-0", "v0" })[1])
-    socket.sleep(0.2)
+    socket.sleep(0.5)
     local before = h:status(f)
     h:kill(f, "KILL")
     for i = 31, 60 do eq("ok", session_do(h, { 1, 2, 3 }, { "put", "rk-" .. i, "v" .. i })[1]) end
