@@ -78,8 +78,7 @@ function harness:command(id, extra)
 end
 
 --- Starts node `id` in the background (log appended to its log file).
---- `extra` are more arguments; `peers` the --peers value (default: every
---- defined node except those not yet started... i.e. the initial ones).
+--- `peers` is the --peers value (see harness:peers), `extra` more arguments.
 function harness:start(id, peers, extra)
     local n = self.nodes[id]
     local args = { "--peers", peers }

@@ -7,6 +7,7 @@ local socket = require("socket")
 local raft = require("lraft")
 local pb = raft.pb
 local wire = require("wire")
+local statemachine = require("statemachine")
 
 local service = {}
 service.__index = service
@@ -58,6 +59,15 @@ function service:check_member(role, id)
 end
 
 function service:on_message(m)
+    -- A snapshot whose data would not restore is dropped before Raft
+    -- accepts it (afterwards the node could neither use nor refuse it).
+    if m.type == pb.MsgSnap then
+        local ok, err = statemachine.parse_snapshot(m.snapshot.data or "")
+        if not ok then
+            self.log("dropped a snapshot from node %d: %s", m.from, err)
+            return
+        end
+    end
     local ok, err = pcall(self.node.step, self.node, m)
     if not ok then self.log("raft rejected a message from node %d: %s", m.from, tostring(err)) end
 end

@@ -269,15 +269,30 @@ end
 
 --- Replaces the state with a snapshot's data at (index, term). Returns
 --- true, or nil and a reason for malformed data (nothing changed then).
-function sm:restore(data, index, term)
-    local pairs_ = {}
+--- Decodes snapshot data into a list of {key, value}; nil and a reason
+--- when it is malformed.
+function sm.parse_snapshot(data)
+    local out = {}
     local pos = 1
     while pos <= #data do
         local ok, k, v, nxt = pcall(string.unpack, ">s4s4", data, pos)
         if not ok then return nil, "malformed snapshot data" end
-        pairs_[#pairs_ + 1] = { k, v }
+        local c = k:sub(1, 1)
+        if not (c == "d" or c == "s" or k == MEMBERS) then
+            return nil, "unexpected key in snapshot data"
+        end
+        if k == MEMBERS and not pcall(sm.decode_members, v) then
+            return nil, "malformed member table in snapshot data"
+        end
+        out[#out + 1] = { k, v }
         pos = nxt
     end
+    return out
+end
+
+function sm:restore(data, index, term)
+    local pairs_, err = sm.parse_snapshot(data)
+    if not pairs_ then return nil, err end
     local b = self.db:batch()
     for k in self.db:iter(nil, nil) do
         if k ~= IDENTITY then b:delete(k) end

@@ -53,8 +53,8 @@ function transport:forget_peer(id)
     local p = self.peers[id]
     if p and p.conn then self:drop_sock(p.conn); p.conn:close() end
     self.peers[id] = nil
-    local c = self.inbound[id]
-    if c then self:close_accepted(c, nil) end
+    for c in pairs(self.inbound[id] or {}) do self:close_accepted(c, nil) end
+    self.inbound[id] = nil
 end
 
 --- Sends raft message bytes to `id`. `on_sent(ok)` (optional) hears when the
@@ -177,7 +177,7 @@ function transport:close_accepted(c, reason)
         self.log("closed %s connection from %s%s: %s", c.kind, c.id and (c.kind == "peer" and "node " .. c.id .. " at " or "") or "",
             c.addr, reason)
     end
-    if c.kind == "peer" and c.id and self.inbound[c.id] == c then self.inbound[c.id] = nil end
+    if c.kind == "peer" and c.id and self.inbound[c.id] then self.inbound[c.id][c] = nil end
     self:drop_sock(c.conn)
     c.conn:close()
 end
@@ -204,9 +204,10 @@ function transport:accepted_frame(c, t, body)
         c.conn.max_frame = self.max_frame
         c.conn:send(T.WELCOME, self.auth:welcome(h, c.nonce))
         if c.kind == "peer" then
-            local old = self.inbound[h.id]
-            if old then self:close_accepted(old, nil) end
-            self.inbound[h.id] = c
+            -- Every connection a peer authenticated stays usable (an old
+            -- one may still carry messages); each closes on its own error.
+            self.inbound[h.id] = self.inbound[h.id] or {}
+            self.inbound[h.id][c] = true
         end
         return
     end
