@@ -17,9 +17,12 @@ use raft_core::{ConfChangeI, Config, RawNode, Storage};
 use raft_store::{Store, StoreOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| std::env::temp_dir().join("raft-durable-demo").display().to_string());
+    let dir = std::env::args().nth(1).unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join("raft-durable-demo")
+            .display()
+            .to_string()
+    });
     let store = Store::open(StoreOptions::new(&dir))?;
     let group = store.open_group(1)?;
 

@@ -177,10 +177,11 @@ fn flipped_bytes_anywhere_never_give_wrong_entries() {
     };
     let mut refused = 0;
     let mut opened = 0;
-    for f in files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|x| x == "ldb" || x == "log"))
-    {
+    for f in files.iter().filter(|f| {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        name.ends_with(".ldb") || name.ends_with(".log") || name.starts_with("MANIFEST-")
+    }) {
+        restore();
         let len = std::fs::metadata(f).unwrap().len() as usize;
         for at in (0..len).step_by(3) {
             restore();
