@@ -105,7 +105,7 @@ impl GroupState {
                 let Some(index) = keys::entry_index(id, &k) else {
                     break;
                 };
-                if index != last + 1 {
+                if last.checked_add(1) != Some(index) {
                     return Err(corrupt(
                         inner,
                         format!(
@@ -620,7 +620,12 @@ impl Storage for Group {
         }
         let st = self.st.borrow();
         for i in split..high {
-            let e = st.cache.get(i).expect("the cache ends at the last index");
+            let Some(e) = st.cache.get(i) else {
+                return Err(other(format!(
+                    "raft store: entry {i} of group {} is missing from the cache",
+                    st.id
+                )));
+            };
             size = size.saturating_add(e.size());
             if !out.is_empty() && size > max_size {
                 break;

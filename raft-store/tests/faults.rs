@@ -286,3 +286,53 @@ fn a_failed_snapshot_file_write_stops_the_group() {
         "nothing else touched"
     );
 }
+
+#[test]
+fn a_ready_is_one_write_with_one_fsync_only_when_it_must_sync() {
+    let dir = TempDir::new("onesync");
+    let switch = FailSwitch::default();
+    let mut o = StoreOptions::new(dir.path());
+    o.env = Some(Box::new(FailEnv::new(switch.clone())));
+    let store = Store::open(o).unwrap();
+    let g = store.open_group(1).unwrap();
+    let hs = HardState {
+        term: 2,
+        vote: 1,
+        commit: 0,
+    };
+    let es: Vec<Entry> = (1..=50).map(ent).collect();
+    let before = switch.flushes();
+    g.persist(Some(hs), &Snapshot::default(), &es, true)
+        .unwrap();
+    assert_eq!(
+        switch.flushes() - before,
+        1,
+        "hard state and entries: one fsync"
+    );
+    let before = switch.flushes();
+    let commit = HardState { commit: 50, ..hs };
+    g.persist(Some(commit), &Snapshot::default(), &[], false)
+        .unwrap();
+    assert_eq!(
+        switch.flushes() - before,
+        0,
+        "a commit-only Ready is not synced"
+    );
+    let mut snap = Snapshot::default();
+    snap.metadata.index = 60;
+    snap.metadata.term = 3;
+    snap.data = Some(Bytes::from_static(b"state"));
+    let before = switch.flushes();
+    g.persist(None, &snap, &[Entry::new(3, 61, vec![1])], false)
+        .unwrap();
+    assert_eq!(switch.flushes() - before, 1, "a snapshot is always synced");
+    drop(g);
+    drop(store);
+    let store = Store::open(StoreOptions::new(dir.path())).unwrap();
+    let g = store.open_group(1).unwrap();
+    assert_eq!(g.hard_state(), commit);
+    assert_eq!(
+        (g.first_index().unwrap(), g.last_index().unwrap()),
+        (61, 61)
+    );
+}
