@@ -105,7 +105,7 @@ impl GroupState {
                 let Some(index) = keys::entry_index(id, &k) else {
                     break;
                 };
-                if index != last + 1 {
+                if last.checked_add(1) != Some(index) {
                     return Err(corrupt(
                         inner,
                         format!(
@@ -158,6 +158,14 @@ impl GroupState {
 /// store (or, for a snapshot file, the group) refuse every further call
 /// with that reason, reads included, so a node reading it stops
 /// (`Error::Poisoned`) instead of running on state that is not on disk.
+///
+/// Restarting: `initial_state` gives the saved hard state and the
+/// snapshot's ConfState (as etcd's `MemoryStorage`); membership changes
+/// committed after the snapshot are in the log. Restart the node with
+/// `Config::applied` at most the snapshot index (0 works) so that they come
+/// back in `committed_entries` to be applied again, as etcd's raftexample
+/// does, or make a snapshot after each membership change.
+///
 /// (The failed write may still reach the disk later, when LevelDB flushes
 /// its buffer on close, as a write cut short by a crash may; it was never
 /// acknowledged, which is all Raft needs.)
@@ -620,7 +628,12 @@ impl Storage for Group {
         }
         let st = self.st.borrow();
         for i in split..high {
-            let e = st.cache.get(i).expect("the cache ends at the last index");
+            let Some(e) = st.cache.get(i) else {
+                return Err(other(format!(
+                    "raft store: entry {i} of group {} is missing from the cache",
+                    st.id
+                )));
+            };
             size = size.saturating_add(e.size());
             if !out.is_empty() && size > max_size {
                 break;

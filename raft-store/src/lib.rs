@@ -26,6 +26,25 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 //!
+//! # Damage and failures
+//! - Opening checks every table, log and manifest file before LevelDB reads
+//!   it ([`ldb::verify`]): a damaged table, or a log or manifest damaged
+//!   anywhere but its torn tail, is refused with an error naming the file.
+//!   A torn tail (a write cut by a crash) is dropped: the state before it
+//!   opens. Every value carries a CRC32C of its key and body, a group's
+//!   entries must be contiguous, and a snapshot file must match the length
+//!   and CRC32C recorded for it (checked when the group opens and on every
+//!   read); otherwise the error names what is damaged. A missing table or
+//!   snapshot file is refused naming it; the writes of a deleted log file
+//!   are lost without trace (the state before them opens).
+//! - A failed write returns an error and the store refuses every further
+//!   call with that reason, so a node on it stops at its next storage read.
+//! - The `LOCK` file of the directory is held while the store is open; a
+//!   second open (another process, or another `Store` here) is refused.
+//! - Writes of a Ready without `must_sync` (a commit index alone) are not
+//!   fsynced, as etcd allows; everything else is durable when the call
+//!   returns.
+//!
 //! # Why a crate of its own
 //! raft-core stays free of I/O and of LevelDB: it is the protocol only, and
 //! builds and tests without touching a disk. The LevelDB layer (the

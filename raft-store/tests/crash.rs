@@ -96,6 +96,21 @@ fn check(dir: &std::path::Path, n: usize, a: &Acked, round: u32) {
 }
 
 #[test]
+fn a_second_process_cannot_open_a_store_in_use() {
+    let dir = TempDir::new("crash-lock");
+    let held = Store::open(StoreOptions::new(dir.path().join("n1"))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_raft-store-crash-child"))
+        .arg(dir.path())
+        .arg("1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("locked"), "{err}");
+    drop(held);
+}
+
+#[test]
 fn acknowledged_writes_survive_sigkill() {
     let rounds: u32 = std::env::var("RAFT_STORE_CRASH_ROUNDS")
         .ok()

@@ -108,6 +108,27 @@ fn a_missing_table_is_refused_naming_it() {
 }
 
 #[test]
+fn a_missing_log_file_gives_an_earlier_consistent_state() {
+    // The writes of a deleted write-ahead log are gone (no file says they
+    // existed); what opens is the state before them, never a mix.
+    let dir = TempDir::new("missinglog");
+    fill(dir.path(), 10);
+    open_checked(dir.path(), 10).unwrap();
+    {
+        let store = Store::open(StoreOptions::new(dir.path())).unwrap();
+        let g = store.open_group(1).unwrap();
+        for i in 11..=15 {
+            g.append(&[ent(i)]).unwrap();
+        }
+    }
+    for log in files_with_ext(dir.path(), "log") {
+        std::fs::remove_file(log).unwrap();
+    }
+    let last = open_checked(dir.path(), 10).unwrap();
+    assert!(last == 10 || last == 15, "{last}");
+}
+
+#[test]
 fn a_damaged_or_missing_snapshot_file_is_refused_naming_it() {
     for damage in ["flip", "truncate", "remove"] {
         let dir = TempDir::new("snapdamage");
@@ -177,10 +198,11 @@ fn flipped_bytes_anywhere_never_give_wrong_entries() {
     };
     let mut refused = 0;
     let mut opened = 0;
-    for f in files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|x| x == "ldb" || x == "log"))
-    {
+    for f in files.iter().filter(|f| {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        name.ends_with(".ldb") || name.ends_with(".log") || name.starts_with("MANIFEST-")
+    }) {
+        restore();
         let len = std::fs::metadata(f).unwrap().len() as usize;
         for at in (0..len).step_by(3) {
             restore();
@@ -283,5 +305,55 @@ fn a_failed_snapshot_file_write_stops_the_group() {
         std::fs::read(&sd).unwrap(),
         b"not a directory",
         "nothing else touched"
+    );
+}
+
+#[test]
+fn a_ready_is_one_write_with_one_fsync_only_when_it_must_sync() {
+    let dir = TempDir::new("onesync");
+    let switch = FailSwitch::default();
+    let mut o = StoreOptions::new(dir.path());
+    o.env = Some(Box::new(FailEnv::new(switch.clone())));
+    let store = Store::open(o).unwrap();
+    let g = store.open_group(1).unwrap();
+    let hs = HardState {
+        term: 2,
+        vote: 1,
+        commit: 0,
+    };
+    let es: Vec<Entry> = (1..=50).map(ent).collect();
+    let before = switch.flushes();
+    g.persist(Some(hs), &Snapshot::default(), &es, true)
+        .unwrap();
+    assert_eq!(
+        switch.flushes() - before,
+        1,
+        "hard state and entries: one fsync"
+    );
+    let before = switch.flushes();
+    let commit = HardState { commit: 50, ..hs };
+    g.persist(Some(commit), &Snapshot::default(), &[], false)
+        .unwrap();
+    assert_eq!(
+        switch.flushes() - before,
+        0,
+        "a commit-only Ready is not synced"
+    );
+    let mut snap = Snapshot::default();
+    snap.metadata.index = 60;
+    snap.metadata.term = 3;
+    snap.data = Some(Bytes::from_static(b"state"));
+    let before = switch.flushes();
+    g.persist(None, &snap, &[Entry::new(3, 61, vec![1])], false)
+        .unwrap();
+    assert_eq!(switch.flushes() - before, 1, "a snapshot is always synced");
+    drop(g);
+    drop(store);
+    let store = Store::open(StoreOptions::new(dir.path())).unwrap();
+    let g = store.open_group(1).unwrap();
+    assert_eq!(g.hard_state(), commit);
+    assert_eq!(
+        (g.first_index().unwrap(), g.last_index().unwrap()),
+        (61, 61)
     );
 }

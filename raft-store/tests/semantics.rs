@@ -232,3 +232,51 @@ fn snapshot_data_lives_in_a_checksummed_file_that_replaces_the_old_one() {
     assert_eq!(std::fs::read(&snaps[0]).unwrap(), b"state@8");
     assert_eq!(g.snapshot().unwrap().data.unwrap(), &b"state@8"[..]);
 }
+
+#[test]
+fn indexes_near_2_pow_64_are_refused_like_memory_storage_without_panics() {
+    let dir = TempDir::new("absurd");
+    let store = Store::open(opts(&dir, 1 << 20)).unwrap();
+    let g = store.open_group(1).unwrap();
+    let m = MemoryStorage::new();
+    let es = [Entry::new(1, 1, vec![1]), Entry::new(1, 2, vec![2])];
+    assert_eq!(g.append(&es), m.append(&es));
+    let max = u64::MAX;
+    let huge = [Entry::new(1, max - 1, vec![1]), Entry::new(1, max, vec![2])];
+    assert_eq!(g.append(&huge), m.append(&huge));
+    let wrap = [Entry::new(1, max, vec![1]), Entry::new(1, 0, vec![2])];
+    assert_eq!(g.append(&wrap), m.append(&wrap));
+    assert_eq!(g.compact(max), m.compact(max));
+    assert_eq!(
+        g.create_snapshot(max, None, Bytes::new()),
+        m.create_snapshot(max, None, Bytes::new())
+    );
+    for (lo, hi) in [(max, max), (1, max), (max - 1, max), (0, max)] {
+        assert_eq!(g.entries(lo, hi, max), m.entries(lo, hi, max), "{lo} {hi}");
+    }
+    assert_eq!(g.term(max), m.term(max));
+    // A snapshot at the very last index, then everything still answers.
+    let mut s = Snapshot::default();
+    s.metadata.index = max;
+    s.metadata.term = max;
+    s.data = Some(Bytes::from_static(b"end"));
+    assert_eq!(g.apply_snapshot(&s), m.apply_snapshot(s.clone()));
+    same_reads_at_end(&g, &m);
+    drop(g);
+    drop(store);
+    let store = Store::open(opts(&dir, 1 << 20)).unwrap();
+    let g = store.open_group(1).unwrap();
+    same_reads_at_end(&g, &m);
+    let more = [Entry::new(max, max, vec![3])];
+    assert_eq!(g.append(&more), m.append(&more));
+}
+
+fn same_reads_at_end(g: &Group, m: &MemoryStorage) {
+    let max = u64::MAX;
+    assert_eq!(g.first_index(), m.first_index());
+    assert_eq!(g.last_index(), m.last_index());
+    assert_eq!(g.term(max), m.term(max));
+    assert_eq!(g.term(max - 1), m.term(max - 1));
+    assert_eq!(g.entries(max, max, max), m.entries(max, max, max));
+    assert_eq!(g.snapshot(), m.snapshot());
+}

@@ -95,6 +95,37 @@ int main(void) {
     CHECK(raft_store_group_create_snapshot(g, 1, NULL, NULL, 0) == RAFT_ERR_SNAPSHOT_OUT_OF_DATE);
     CHECK(raft_store_group_compact(g, 2) == RAFT_OK);
 
+    /* Hard state and snapshots round-trip through the C calls. */
+    raft_hard_state hs = {3, 2, 2}, hs_back;
+    memset(&hs_back, 0, sizeof hs_back);
+    CHECK(raft_store_group_set_hard_state(g, &hs) == RAFT_OK);
+    CHECK(raft_store_group_hard_state(g, &hs_back) == RAFT_OK);
+    CHECK(hs_back.term == 3 && hs_back.vote == 2 && hs_back.commit == 2);
+    uint64_t voters[2] = {1, 2};
+    raft_snapshot snap;
+    memset(&snap, 0, sizeof snap);
+    snap.index = 10;
+    snap.term = 3;
+    snap.data.data = (const uint8_t *)"state@10";
+    snap.data.len = 8;
+    snap.conf_state.voters = voters;
+    snap.conf_state.voters_len = 2;
+    CHECK(raft_store_group_apply_snapshot(g, &snap) == RAFT_OK);
+    CHECK(raft_store_group_apply_snapshot(g, &snap) == RAFT_ERR_SNAPSHOT_OUT_OF_DATE);
+    snap.index = 11;
+    snap.conf_state.voters = NULL; /* NULL array with a length */
+    CHECK(raft_store_group_apply_snapshot(g, &snap) == RAFT_ERR_NULL);
+    raft_decoded *d = NULL;
+    raft_snapshot back;
+    CHECK(raft_store_group_snapshot(g, &d, NULL) == RAFT_ERR_NULL);
+    CHECK(raft_store_group_snapshot(g, &d, &back) == RAFT_OK);
+    CHECK(back.index == 10 && back.term == 3 && back.data.len == 8);
+    CHECK(memcmp(back.data.data, "state@10", 8) == 0);
+    CHECK(back.conf_state.voters_len == 2 && back.conf_state.voters[1] == 2);
+    raft_decoded_free(&d);
+    CHECK(raft_store_group_first_index(g, &idx) == RAFT_OK && idx == 11);
+    CHECK(raft_store_group_last_index(g, &idx) == RAFT_OK && idx == 10);
+
     raft_config cfg;
     CHECK(raft_config_init(&cfg, 1) == RAFT_OK);
     raft_rawnode *n = NULL;
@@ -113,7 +144,7 @@ int main(void) {
     CHECK(raft_store_open(&o, &s2) == RAFT_OK);
     raft_store_group *g2 = NULL;
     CHECK(raft_store_open_group(s2, UINT64_MAX, &g2) == RAFT_OK);
-    CHECK(raft_store_group_first_index(g2, &idx) == RAFT_OK && idx == 3);
+    CHECK(raft_store_group_first_index(g2, &idx) == RAFT_OK && idx == 11);
     CHECK(raft_store_drop_group(s2, UINT64_MAX) == RAFT_OK);
 
     raft_store_group_free(&g);

@@ -5,9 +5,10 @@
 //! the next file, its table iterators silently skip a block whose checksum
 //! fails, and a damaged table footer makes it panic. This module reads the
 //! files itself and refuses, naming the file, when
-//! - a write-ahead log (`*.log`) has a damaged record followed by an intact
-//!   one (damage in the middle: records after it would be replayed without
-//!   the damaged one). A damaged record with nothing intact after it is the
+//! - a write-ahead log (`*.log`) or a manifest (`MANIFEST-*`, the same
+//!   record format) has a damaged record followed by an intact one (damage
+//!   in the middle: records after it would be replayed without the damaged
+//!   one). A damaged record with nothing intact after it is the
 //!   torn tail of a crashed write; LevelDB drops it, which is the last
 //!   consistent state.
 //! - a table (`*.ldb`, `*.sst`) has a bad footer, or a block (index, meta
@@ -41,7 +42,12 @@ pub fn verify_dir(dir: &Path) -> Result<(), String> {
     }
     files.sort();
     for p in files {
+        let manifest = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("MANIFEST-"));
         match p.extension().and_then(|x| x.to_str()) {
+            _ if manifest => verify_log(&p)?,
             Some("log") => verify_log(&p)?,
             Some("ldb") | Some("sst") => verify_table(&p)?,
             _ => {}

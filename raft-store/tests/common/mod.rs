@@ -48,9 +48,10 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v
 }
 
-/// A switch shared by a [`FailEnv`] and the test.
+/// A switch shared by a [`FailEnv`] and the test, which also counts the
+/// flushes (fsyncs, through [`SyncEnv`]) of written files.
 #[derive(Clone, Default)]
-pub struct FailSwitch(Rc<Cell<bool>>);
+pub struct FailSwitch(Rc<Cell<bool>>, Rc<Cell<u64>>);
 
 impl FailSwitch {
     pub fn set(&self, on: bool) {
@@ -58,6 +59,10 @@ impl FailSwitch {
     }
     fn on(&self) -> bool {
         self.0.get()
+    }
+    /// Flushes of writable files so far.
+    pub fn flushes(&self) -> u64 {
+        self.1.get()
     }
 }
 
@@ -106,6 +111,7 @@ impl Write for FailFile {
         if self.switch.on() {
             return Err(enospc());
         }
+        self.switch.1.set(self.switch.1.get() + 1);
         self.f.flush()
     }
 }
