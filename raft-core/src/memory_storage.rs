@@ -200,16 +200,7 @@ impl MemoryStorage {
         for e in [&entries[0], &entries[entries.len() - 1]] {
             crate::bounds::check("appended entry index", e.index)?;
         }
-        for (k, w) in entries.windows(2).enumerate() {
-            if w[0].index.checked_add(1) != Some(w[1].index) {
-                return Err(Error::Invariant(format!(
-                    "appended entries are not consecutive: index {} at position {} follows {}",
-                    w[1].index,
-                    k + 1,
-                    w[0].index
-                )));
-            }
-        }
+        crate::storage::check_consecutive(entries)?;
         let mut core = self.wl();
         let first = core.first_index();
         let first_new = entries[0].index;

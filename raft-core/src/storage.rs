@@ -1,8 +1,26 @@
 //! The [`Storage`] trait: the interface through which the core reads the
-//! stable log, hard state and snapshot.
+//! stable log, hard state and snapshot; and [`check_consecutive`], the rule
+//! every storage's `append` applies to its argument.
 
 use crate::eraftpb::{ConfState, Entry, HardState, Snapshot};
-use crate::errors::Result;
+use crate::errors::{Error, Result};
+
+/// Refuses entries whose indexes do not follow each other (etcd's
+/// `MemoryStorage.Append` assumes it; a storage must not write a log with
+/// holes). Empty and one-entry slices pass.
+pub fn check_consecutive(entries: &[Entry]) -> Result<()> {
+    for (k, w) in entries.windows(2).enumerate() {
+        if w[0].index.checked_add(1) != Some(w[1].index) {
+            return Err(Error::Invariant(format!(
+                "appended entries are not consecutive: index {} at position {} follows {}",
+                w[1].index,
+                k + 1,
+                w[0].index
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// The persisted state returned by [`Storage::initial_state`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

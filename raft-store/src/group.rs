@@ -308,16 +308,7 @@ impl Group {
         if entries.is_empty() {
             return Ok(());
         }
-        for (k, w) in entries.windows(2).enumerate() {
-            if w[0].index.checked_add(1) != Some(w[1].index) {
-                return Err(Error::Invariant(format!(
-                    "appended entries are not consecutive: index {} at position {} follows {}",
-                    w[1].index,
-                    k + 1,
-                    w[0].index
-                )));
-            }
-        }
+        raft_core::storage::check_consecutive(entries)?;
         let (id, offset) = match &p.meta {
             Some(m) => (self.id(), m.offset_index),
             None => (self.id(), self.st.borrow().meta.offset_index),
