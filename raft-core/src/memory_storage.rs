@@ -197,10 +197,7 @@ impl MemoryStorage {
         if entries.is_empty() {
             return Ok(());
         }
-        for e in [&entries[0], &entries[entries.len() - 1]] {
-            crate::bounds::check("appended entry index", e.index)?;
-        }
-        crate::storage::check_consecutive(entries)?;
+        crate::storage::check_append(entries)?;
         let mut core = self.wl();
         let first = core.first_index();
         let first_new = entries[0].index;

@@ -1,14 +1,19 @@
 //! The [`Storage`] trait: the interface through which the core reads the
-//! stable log, hard state and snapshot; and [`check_consecutive`], the rule
+//! stable log, hard state and snapshot; and [`check_append`], the rule
 //! every storage's `append` applies to its argument.
 
 use crate::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use crate::errors::{Error, Result};
 
-/// Refuses entries whose indexes do not follow each other (etcd's
-/// `MemoryStorage.Append` assumes it; a storage must not write a log with
-/// holes). Empty and one-entry slices pass.
-pub fn check_consecutive(entries: &[Entry]) -> Result<()> {
+/// Refuses entries to append whose indexes do not follow each other
+/// (etcd's `MemoryStorage.Append` assumes it; a storage must not write a log
+/// with holes) or go beyond [`MAX_TERM_OR_INDEX`](crate::MAX_TERM_OR_INDEX)
+/// (arithmetic on them could wrap). An empty slice passes.
+pub fn check_append(entries: &[Entry]) -> Result<()> {
+    if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+        crate::bounds::check("appended entry index", first.index)?;
+        crate::bounds::check("appended entry index", last.index)?;
+    }
     for (k, w) in entries.windows(2).enumerate() {
         if w[0].index.checked_add(1) != Some(w[1].index) {
             return Err(Error::Invariant(format!(

@@ -266,6 +266,9 @@ impl Group {
     }
 
     fn plan_snapshot(&self, p: &mut Plan, snap: &Snapshot) -> Result<()> {
+        // The same bounds as MemoryStorage: arithmetic on the index and term
+        // must not wrap.
+        raft_core::bounds::check_snapshot(snap)?;
         let (id, cur, first) = {
             let st = self.st.borrow();
             (st.id, st.meta.snapshot.index, st.first_index())
@@ -308,7 +311,7 @@ impl Group {
         if entries.is_empty() {
             return Ok(());
         }
-        raft_core::storage::check_consecutive(entries)?;
+        raft_core::storage::check_append(entries)?;
         let (id, offset) = match &p.meta {
             Some(m) => (self.id(), m.offset_index),
             None => (self.id(), self.st.borrow().meta.offset_index),
