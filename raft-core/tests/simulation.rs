@@ -22,7 +22,9 @@
 //! failing seed, the command that replays it. Long runs use the optimized
 //! `sim` profile (overflow checks and debug assertions stay on):
 //! `RAFT_SIM_SEEDS=100000 cargo test -p raft-core --profile sim --test
-//! simulation -- --nocapture`.
+//! simulation -- --nocapture`. `RAFT_SIM_FAIL_FAST=1` stops at the first
+//! failing seed (the mutation check: with a `mutation-*` feature of
+//! raft-core, the CI budget must fail).
 
 mod common;
 
@@ -1427,6 +1429,9 @@ fn run_seeds(test: &str, first_seed: u64, default_seeds: usize, async_writes: bo
             Err(_) => {
                 failed.push(seed);
                 eprintln!("FAILED seed {seed}; replay: {}", replay_command(test, seed));
+                if std::env::var("RAFT_SIM_FAIL_FAST").is_ok() {
+                    break;
+                }
                 continue;
             }
         };
