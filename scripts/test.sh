@@ -41,13 +41,14 @@ step "simulation: 500 seeds per mode (sim profile)" \
   env RAFT_SIM_SEEDS=500 cargo test -p raft-core --profile sim --test simulation -- --nocapture
 
 # Fuzz targets (fuzz/, cargo-fuzz on nightly): a few seconds each from the
-# committed corpus (new inputs and crashes go to a temporary directory).
+# committed corpus (new inputs and crashes go to a temporary directory). They
+# build in fuzz/target (sanitizer flags: kept apart from the main target).
 fuzz_smoke() {
-  local dir rc=0 tdir="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
+  local dir rc=0
   dir=$(mktemp -d)
   for t in $(cd fuzz && cargo +nightly fuzz list); do
     mkdir -p "$dir/$t"
-    (cd fuzz && CARGO_TARGET_DIR="$tdir" \
+    (cd fuzz && env -u CARGO_TARGET_DIR \
       cargo +nightly fuzz run "$t" "$dir/$t" "corpus/$t" -- \
       -max_total_time=5 -artifact_prefix="$dir/$t-" 2>&1 | tail -n 3) || rc=1
     if compgen -G "$dir/$t-*" >/dev/null; then
