@@ -41,6 +41,32 @@ while read -r group; do summary+=("  $group"); done < <(
 step "simulation: 500 seeds per mode (sim profile)" \
   env RAFT_SIM_SEEDS=500 cargo test -p raft-core --profile sim --test simulation -- --nocapture
 
+# Fuzz targets (fuzz/, cargo-fuzz on nightly): a few seconds each from the
+# committed corpus (new inputs and crashes go to a temporary directory). They
+# build in fuzz/target (sanitizer flags: kept apart from the main target).
+fuzz_smoke() {
+  local dir rc=0
+  dir=$(mktemp -d)
+  for t in $(cd fuzz && cargo +nightly fuzz list); do
+    mkdir -p "$dir/$t"
+    (cd fuzz && env -u CARGO_TARGET_DIR \
+      cargo +nightly fuzz run "$t" "$dir/$t" "corpus/$t" -- \
+      -max_total_time=5 -artifact_prefix="$dir/$t-" 2>&1 | tail -n 3) || rc=1
+    if compgen -G "$dir/$t-*" >/dev/null; then
+      echo "fuzz $t found: $(ls "$dir/$t"-*)"; rc=1
+    fi
+  done
+  rm -rf "$dir"
+  return $rc
+}
+if cargo +nightly fuzz --version >/dev/null 2>&1; then
+  step "fuzz targets, 5 s each" fuzz_smoke
+else
+  echo "=== fuzz targets: SKIPPED (needs a nightly toolchain and cargo-fuzz:"
+  echo "    rustup toolchain install nightly && cargo install cargo-fuzz)"
+  summary+=("skip  fuzz targets (no nightly toolchain or cargo-fuzz)")
+fi
+
 step "benchmarks build" cargo bench --workspace --no-run -q
 
 # Suites of the other languages print "<suite>: N passed, N failed".

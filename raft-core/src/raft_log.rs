@@ -504,10 +504,12 @@ impl<S: Storage> RaftLog<S> {
     /// entry there has term `term` (a leader only commits entries of its own
     /// term by counting). Returns whether the commit index moved.
     pub fn maybe_commit(&mut self, max_index: u64, term: u64) -> bool {
-        if max_index > self.committed
-            && term != 0
-            && self.zero_term_on_out_of_bounds(self.term(max_index)) == term
-        {
+        // The `mutation-commit-old-term` feature breaks the rule on purpose
+        // (commits entries of earlier terms by counting replicas, Raft
+        // §5.4.2), to show the simulation catches it (README).
+        let of_this_term = cfg!(feature = "mutation-commit-old-term")
+            || self.zero_term_on_out_of_bounds(self.term(max_index)) == term;
+        if max_index > self.committed && term != 0 && of_this_term {
             return self.commit_to(max_index).is_ok();
         }
         false

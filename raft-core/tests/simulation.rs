@@ -3,8 +3,13 @@
 //! snapshot catch-up, membership changes (simple and joint, adding empty
 //! nodes, learners, promotions, demotions, removals of the leader), crash
 //! restarts from storage with a durable state machine, asynchronous storage
-//! writes on every node, and a network that drops, delays, reorders and
-//! duplicates messages.
+//! writes on every node, a network that drops, delays, reorders and
+//! duplicates messages and cuts links (both ways or one way), storage
+//! writes that fail (the node crashes), crashes that lose the writes made
+//! without a sync (`must_sync` false), forget-leader, the uncommitted-size
+//! and in-flight-byte limits, every combination of pre-vote and
+//! check-quorum, and ReadIndex reads (safe and lease-based) whose answers
+//! are checked for linearizability.
 //!
 //! Safety invariants are checked after every step; at the end the network
 //! heals and every member of the final configuration must apply a last
@@ -17,7 +22,9 @@
 //! failing seed, the command that replays it. Long runs use the optimized
 //! `sim` profile (overflow checks and debug assertions stay on):
 //! `RAFT_SIM_SEEDS=100000 cargo test -p raft-core --profile sim --test
-//! simulation -- --nocapture`.
+//! simulation -- --nocapture`. `RAFT_SIM_FAIL_FAST=1` stops at the first
+//! failing seed (the mutation check: with a `mutation-*` feature of
+//! raft-core, the CI budget must fail).
 
 mod common;
 
@@ -77,6 +84,12 @@ struct Opts {
     check_quorum: bool,
     step_down_on_removal: bool,
     merge_appends: bool,
+    /// Lease-based reads (needs check-quorum) instead of safe ones.
+    lease_reads: bool,
+    /// `max_uncommitted_entries_size` (`NO_LIMIT` or a small limit).
+    max_uncommitted: u64,
+    /// `max_inflight_bytes` (0: no limit).
+    max_inflight_bytes: u64,
 }
 
 impl Opts {
@@ -88,10 +101,22 @@ impl Opts {
             steps,
             nodes: 3 + seed % 3,
             async_writes,
+            // Every combination of pre-vote and check-quorum in 8 seeds.
             pre_vote: (seed / 2) % 2 == 1,
-            check_quorum: (seed / 2) % 2 == 1,
+            check_quorum: (seed / 4) % 2 == 1,
             step_down_on_removal: (seed / 3).is_multiple_of(2),
             merge_appends: seed % 4 != 1,
+            lease_reads: (seed / 4) % 2 == 1 && (seed / 8) % 2 == 1,
+            max_uncommitted: if (seed / 5).is_multiple_of(2) {
+                1000
+            } else {
+                raft_core::NO_LIMIT
+            },
+            max_inflight_bytes: if (seed / 7).is_multiple_of(2) {
+                1000
+            } else {
+                0
+            },
         }
     }
 }
@@ -120,6 +145,18 @@ struct SimNode {
     last_applied: u64,
     /// Whether the node applied the final proposal.
     applied_final: bool,
+    /// Sync mode: the hard state as of the last Ready that had to be synced
+    /// while later ones (`must_sync` false, only the commit index moved)
+    /// were written without a sync: a crash may lose them.
+    synced_hs: Option<HardState>,
+}
+
+/// A ReadIndex request in flight.
+struct PendingRead {
+    node: u64,
+    /// The highest index applied anywhere when the read was issued: every
+    /// write acknowledged before the read is at or below it.
+    min_index: u64,
 }
 
 /// A message on the wire.
@@ -145,6 +182,12 @@ struct Stats {
     restarts: u64,
     proposals: u64,
     max_committed: u64,
+    reads_issued: u64,
+    reads_answered: u64,
+    stale_lease_reads: u64,
+    append_failures: u64,
+    unsynced_lost: u64,
+    forget_leader: u64,
 }
 
 impl Stats {
@@ -165,6 +208,12 @@ impl Stats {
         self.restarts += s.restarts;
         self.proposals += s.proposals;
         self.max_committed += s.max_committed;
+        self.reads_issued += s.reads_issued;
+        self.reads_answered += s.reads_answered;
+        self.stale_lease_reads += s.stale_lease_reads;
+        self.append_failures += s.append_failures;
+        self.unsynced_lost += s.unsynced_lost;
+        self.forget_leader += s.forget_leader;
     }
 }
 
@@ -179,6 +228,8 @@ struct Sim {
     next_id: u64,
     wire: Vec<InFlight>,
     cut: BTreeSet<(u64, u64)>,
+    /// True once the network healed: no more injected faults.
+    healing: bool,
     drop_pct: u64,
     dup_pct: u64,
     max_delay: u64,
@@ -195,6 +246,10 @@ struct Sim {
     shutdown_at: BTreeMap<u64, (u64, u64)>,
     /// Index of the final entry, once applied somewhere.
     final_index: Option<u64>,
+    /// ReadIndex requests by context.
+    reads: BTreeMap<Vec<u8>, PendingRead>,
+    /// The highest commit index any node had when it handed out a Ready.
+    max_commit_seen: u64,
     stats: Stats,
     trace: bool,
 }
@@ -211,6 +266,7 @@ impl Sim {
             next_id: o.nodes + 1,
             wire: Vec::new(),
             cut: BTreeSet::new(),
+            healing: false,
             drop_pct: 3,
             dup_pct: 2,
             max_delay: 3,
@@ -220,6 +276,8 @@ impl Sim {
             latest_conf: (0, ConfState::default()),
             shutdown_at: BTreeMap::new(),
             final_index: None,
+            reads: BTreeMap::new(),
+            max_commit_seen: 0,
             stats: Stats::default(),
             trace: std::env::var("RAFT_SIM_TRACE").is_ok(),
         };
@@ -247,6 +305,13 @@ impl Sim {
             step_down_on_removal: self.o.step_down_on_removal,
             async_storage_writes: self.o.async_writes,
             merge_appends: self.o.merge_appends,
+            read_only_option: if self.o.lease_reads {
+                raft_core::ReadOnlyOption::LeaseBased
+            } else {
+                raft_core::ReadOnlyOption::Safe
+            },
+            max_uncommitted_entries_size: self.o.max_uncommitted,
+            max_inflight_bytes: self.o.max_inflight_bytes,
             seed: Some(self.o.seed.wrapping_mul(1_000_003) + id),
             logger: Arc::new(NullLogger),
             ..Default::default()
@@ -271,6 +336,7 @@ impl Sim {
                 last_commit: 0,
                 last_applied: 0,
                 applied_final: false,
+                synced_hs: None,
             },
         );
     }
@@ -390,10 +456,15 @@ impl Sim {
             if !raw.has_ready() {
                 break;
             }
-            let rd = match raw.ready() {
+            let mut rd = match raw.ready() {
                 Ok(rd) => rd,
                 Err(e) => panic!("{}: ready of {id}: {e}", self.ctx),
             };
+            // Before anything of this Ready can crash the node.
+            self.max_commit_seen = self.max_commit_seen.max(raw.raft.raft_log.committed);
+            let read_states = std::mem::take(&mut rd.read_states);
+            self.check_reads(id, read_states);
+            let node = self.nodes.get_mut(&id).unwrap();
             if async_writes {
                 let mut out = Vec::new();
                 for m in rd.messages {
@@ -407,6 +478,20 @@ impl Sim {
                     self.send(m);
                 }
                 continue;
+            }
+            if self.storage_fails() {
+                // The write fails: the application cannot go on and
+                // crashes; nothing of this Ready was persisted or sent.
+                self.stats.append_failures += 1;
+                let down = self.rng.below(40);
+                self.crash(id, down);
+                return;
+            }
+            let node = self.nodes.get_mut(&id).unwrap();
+            if rd.must_sync || !rd.snapshot.is_empty() {
+                node.synced_hs = None;
+            } else if node.synced_hs.is_none() {
+                node.synced_hs = Some(node.storage.hard_state());
             }
             if !rd.snapshot.is_empty() {
                 node.storage.apply_snapshot(rd.snapshot.clone()).unwrap();
@@ -433,6 +518,15 @@ impl Sim {
 
     /// Async mode: performs the oldest pending storage append of `id`.
     fn run_append(&mut self, id: u64) -> bool {
+        if self.nodes.get(&id).is_none_or(|n| n.append_q.is_empty()) {
+            return false;
+        }
+        if self.storage_fails() {
+            self.stats.append_failures += 1;
+            let down = self.rng.below(40);
+            self.crash(id, down);
+            return false;
+        }
         let Some(m) = self.nodes.get_mut(&id).and_then(|n| n.append_q.pop_front()) else {
             return false;
         };
@@ -784,6 +878,89 @@ impl Sim {
         node.append_q.clear();
         node.apply_q.clear();
         node.down_until = now + down_for;
+        // What was written without a sync may be lost.
+        if let Some(hs) = node.synced_hs.take() {
+            if self.rng.chance(50) {
+                node.storage.set_hard_state(hs);
+                self.stats.unsynced_lost += 1;
+            }
+        }
+    }
+
+    /// Whether the next storage write fails (never while healing).
+    fn storage_fails(&mut self) -> bool {
+        !self.healing && self.rng.chance(1) && self.rng.chance(30)
+    }
+
+    /// A random live node asks for a linearizable read.
+    fn read(&mut self) {
+        let live = self.live();
+        let Some(id) = self.rng.pick(&live) else {
+            return;
+        };
+        self.stats.reads_issued += 1;
+        let ctx = format!("read-{}", self.stats.reads_issued).into_bytes();
+        let min_index = self.applied.keys().next_back().copied().unwrap_or(0);
+        self.reads.insert(
+            ctx.clone(),
+            PendingRead {
+                node: id,
+                min_index,
+            },
+        );
+        let raw = self.raw(id).unwrap();
+        expect_proposal(raw.read_index(Bytes::from(ctx)), "read_index");
+        self.process(id);
+    }
+
+    /// Checks the answers to ReadIndex requests handed out to `id`: the
+    /// read index covers every write applied anywhere before the read was
+    /// issued (so every acknowledged one), and is committed. The node
+    /// serves the read once it applied up to that index, so it returns a
+    /// state at least that new, which `record_applied` checks is the one
+    /// every node has at that index.
+    fn check_reads(&mut self, id: u64, states: Vec<raft_core::ReadState>) {
+        // Committed somewhere now, or seen committed before (the leader
+        // that confirmed the read may have crashed since, even within the
+        // step, when a storage write failed).
+        let committed_now = self
+            .nodes
+            .values()
+            .filter_map(|n| n.raw.as_ref().map(|r| r.raft.raft_log.committed))
+            .chain([self.max_commit_seen])
+            .max()
+            .unwrap_or(0);
+        for rs in states {
+            // A duplicated request may be answered twice.
+            let Some(p) = self.reads.get(rs.request_ctx.as_ref()) else {
+                panic!("{}: node {id} answered an unknown read {:?}", self.ctx, rs);
+            };
+            assert_eq!(p.node, id, "{}: read answered on another node", self.ctx);
+            if self.o.lease_reads && rs.index < p.min_index {
+                // A lease-based read is only linearizable while clocks
+                // drift little: the old leader's lease must run out before
+                // a new leader is elected. Here nodes tick independently
+                // and a restarted node forgets the lease it granted, so
+                // stale lease reads happen (and are counted, not failed).
+                self.stats.stale_lease_reads += 1;
+                self.stats.reads_answered += 1;
+                continue;
+            }
+            assert!(
+                rs.index >= p.min_index,
+                "{}: stale read on node {id}: read index {} below {} applied before the read was issued",
+                self.ctx,
+                rs.index,
+                p.min_index
+            );
+            assert!(
+                rs.index <= committed_now,
+                "{}: read index {} on node {id} beyond every commit index ({committed_now})",
+                self.ctx,
+                rs.index
+            );
+            self.stats.reads_answered += 1;
+        }
     }
 
     /// Restarts node `id` from its storage and durable state machine.
@@ -870,12 +1047,30 @@ impl Sim {
 
     fn partition(&mut self) {
         let ids: Vec<u64> = self.nodes.keys().copied().collect();
-        match self.rng.below(4) {
+        match self.rng.below(6) {
             0 => {
                 let (a, b) = (self.rng.pick(&ids).unwrap(), self.rng.pick(&ids).unwrap());
                 if a != b {
                     self.cut.insert((a, b));
                     self.cut.insert((b, a));
+                }
+            }
+            3 => {
+                // One-way: a's messages to b are lost, b's reach a.
+                let (a, b) = (self.rng.pick(&ids).unwrap(), self.rng.pick(&ids).unwrap());
+                if a != b {
+                    self.cut.insert((a, b));
+                }
+            }
+            4 => {
+                // One node hears everyone but nobody hears it (or the
+                // other way round).
+                let a = self.rng.pick(&ids).unwrap();
+                let outgoing = self.rng.chance(50);
+                for &b in &ids {
+                    if a != b {
+                        self.cut.insert(if outgoing { (a, b) } else { (b, a) });
+                    }
                 }
             }
             1 => {
@@ -982,6 +1177,15 @@ impl Sim {
                     self.work(id);
                 }
             }
+            75..=80 => self.read(),
+            81 => {
+                if let Some(id) = pick {
+                    self.stats.forget_leader += 1;
+                    let raw = self.raw(id).unwrap();
+                    expect_ok(raw.forget_leader(), "forget_leader");
+                    self.work(id);
+                }
+            }
             _ => {}
         }
     }
@@ -1054,6 +1258,7 @@ impl Sim {
     /// and runs until every member of the configuration applied a final
     /// proposal.
     fn heal_and_finish(&mut self) {
+        self.healing = true;
         self.cut.clear();
         self.drop_pct = 0;
         self.dup_pct = 0;
@@ -1224,6 +1429,9 @@ fn run_seeds(test: &str, first_seed: u64, default_seeds: usize, async_writes: bo
             Err(_) => {
                 failed.push(seed);
                 eprintln!("FAILED seed {seed}; replay: {}", replay_command(test, seed));
+                if std::env::var("RAFT_SIM_FAIL_FAST").is_ok() {
+                    break;
+                }
                 continue;
             }
         };
@@ -1259,6 +1467,14 @@ fn run_seeds(test: &str, first_seed: u64, default_seeds: usize, async_writes: bo
     );
     assert!(total.nodes_removed > 0, "no node was removed");
     assert!(total.restarts > 0, "no restart");
+    assert!(total.reads_answered > 0, "no read was answered");
+    assert!(total.forget_leader > 0, "no forget-leader");
+    if seeds >= 50 {
+        assert!(total.append_failures > 0, "no storage write failed");
+        if !async_writes {
+            assert!(total.unsynced_lost > 0, "no unsynced write was lost");
+        }
+    }
 }
 
 /// The one command that replays `seed` of test `test`.

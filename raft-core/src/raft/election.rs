@@ -237,7 +237,11 @@ impl<S: Storage> Raft<S> {
         let can_vote = self.vote == m.from
             || (self.vote == INVALID_ID && self.leader_id == INVALID_ID)
             || (t == MessageType::MsgPreVote && m.term > self.term);
-        if can_vote && self.raft_log.is_up_to_date(m.index, m.log_term) {
+        // The `mutation-vote-without-log-check` feature breaks this rule on
+        // purpose, to show the simulation catches it (README).
+        let up_to_date = cfg!(feature = "mutation-vote-without-log-check")
+            || self.raft_log.is_up_to_date(m.index, m.log_term);
+        if can_vote && up_to_date {
             self.log_vote_decision("cast", &m, format_args!(""));
             self.send(Message {
                 to: m.from,
