@@ -99,7 +99,7 @@ mod tests {
                 Box::new(|m| {
                     let mut s = Snapshot::default();
                     s.metadata.index = u64::MAX;
-                    m.snapshot = Some(s);
+                    m.snapshot = Some(Box::new(s));
                 }),
             ),
             (
@@ -107,7 +107,7 @@ mod tests {
                 Box::new(|m| {
                     let mut s = Snapshot::default();
                     s.metadata.term = MAX_TERM_OR_INDEX + 1;
-                    m.snapshot = Some(s);
+                    m.snapshot = Some(Box::new(s));
                 }),
             ),
         ];

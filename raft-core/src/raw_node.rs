@@ -444,7 +444,7 @@ impl<S: Storage> RawNode<S> {
             m.commit = hs.commit;
         }
         if !rd.snapshot.is_empty() {
-            m.snapshot = Some(rd.snapshot.clone());
+            m.snapshot = Some(Box::new(rd.snapshot.clone()));
         }
         m.responses = self.raft.msgs_after_append.clone();
         if self.need_storage_append_resp_msg(rd) {
@@ -466,7 +466,7 @@ impl<S: Storage> RawNode<S> {
             m.log_term = r.raft_log.last_term();
         }
         if !rd.snapshot.is_empty() {
-            m.snapshot = Some(rd.snapshot.clone());
+            m.snapshot = Some(Box::new(rd.snapshot.clone()));
         }
         m
     }
