@@ -12,7 +12,7 @@
 //! Usage (a bench binary without the libtest harness):
 //!   cargo bench -p raft-core --bench vs_raft_rs
 //!   VS_RAFT_RS_RUNS=7 VS_RAFT_RS_WORKLOADS=3v,1v cargo bench -p raft-core --bench vs_raft_rs
-//!   vs_raft_rs --callgrind <ours|rs-batch|rs-nobatch> <workload>   (one fixed-size run; see
+//!   vs_raft_rs --callgrind <ours|rs-batch|rs-nobatch|ours-enc> <workload>   (one fixed-size run; see
 //!   scripts/bench-callgrind.sh, which counts instructions in `measured_rounds`)
 //! Without `--bench` (as `cargo test --benches` runs it) it only smoke-runs
 //! each backend on a tiny size, still checking the applied entries.
@@ -249,6 +249,7 @@ fn measure(w: &Workload, build: &dyn Fn(&Workload) -> Box<dyn Cluster>) -> Outco
 
 mod ours {
     use super::*;
+    use prost::Message as _;
     use raft_core::eraftpb::{EntryType, Message};
     use raft_core::{ConfChangeI, Config, MemoryStorage, RawNode, StateRole};
 
@@ -261,12 +262,18 @@ mod ours {
     pub struct Ours {
         nodes: Vec<Node>,
         queue: VecDeque<Message>,
+        /// With `encode`: the messages as raftpb bytes, with their target.
+        wire: VecDeque<(u64, Vec<u8>)>,
+        encode: bool,
         size: usize,
         sent: u64,
     }
 
-    /// Builds and elects a cluster with the core's default config.
-    pub fn build(w: &Workload) -> Box<dyn Cluster> {
+    /// Builds and elects a cluster with the core's default config; with
+    /// `encode`, messages travel as raftpb bytes (encoded by the sender,
+    /// decoded by the receiver, payloads borrowed from the received buffer)
+    /// as a real program sends them.
+    pub fn build(w: &Workload, encode: bool) -> Box<dyn Cluster> {
         let ids: Vec<u64> = (1..=w.voters).collect();
         let nodes = ids
             .iter()
@@ -287,6 +294,8 @@ mod ours {
         let mut c = Ours {
             nodes,
             queue: VecDeque::new(),
+            wire: VecDeque::new(),
+            encode,
             size: w.size,
             sent: 0,
         };
@@ -313,7 +322,12 @@ mod ours {
             }
             n.storage.append(&rd.entries).unwrap();
             self.sent += rd.messages.len() as u64;
-            self.queue.extend(rd.messages);
+            if self.encode {
+                self.wire
+                    .extend(rd.messages.iter().map(|m| (m.to, m.encode_to_vec())));
+            } else {
+                self.queue.extend(rd.messages);
+            }
             for e in &rd.committed_entries {
                 match e.entry_type() {
                     EntryType::EntryNormal => n.applied.apply(i as u64 + 1, e.data(), size),
@@ -338,6 +352,12 @@ mod ours {
                     any = true;
                     let to = m.to as usize - 1;
                     self.nodes[to].raw.step(m).unwrap();
+                }
+                while let Some((to, buf)) = self.wire.pop_front() {
+                    any = true;
+                    let m = Message::decode(bytes::Bytes::from(buf))
+                        .unwrap_or_else(|e| fail(&format!("ours: undecodable message: {e}")));
+                    self.nodes[to as usize - 1].raw.step(m).unwrap();
                 }
                 if !any {
                     return;
@@ -516,9 +536,19 @@ enum Backend {
     Ours,
     RsNoBatch,
     RsBatch,
+    /// Ours with messages encoded to raftpb bytes and decoded on delivery
+    /// (what the C++ and Lua drivers do; scripts/bench-langs.sh).
+    OursEncoded,
 }
 
-const BACKENDS: [Backend; 3] = [Backend::Ours, Backend::RsNoBatch, Backend::RsBatch];
+/// The backends measured side by side (the encoded run is compared with
+/// `ours`, not with raft-rs, whose messages travel unencoded here).
+const BACKENDS: [Backend; 4] = [
+    Backend::Ours,
+    Backend::RsNoBatch,
+    Backend::RsBatch,
+    Backend::OursEncoded,
+];
 
 impl Backend {
     fn name(self) -> &'static str {
@@ -526,11 +556,13 @@ impl Backend {
             Backend::Ours => "ours",
             Backend::RsNoBatch => "rs-nobatch",
             Backend::RsBatch => "rs-batch",
+            Backend::OursEncoded => "ours-enc",
         }
     }
     fn run(self, w: &Workload) -> Outcome {
         match self {
-            Backend::Ours => measure(w, &ours::build),
+            Backend::Ours => measure(w, &|w| ours::build(w, false)),
+            Backend::OursEncoded => measure(w, &|w| ours::build(w, true)),
             Backend::RsNoBatch => measure(w, &|w| rs::build(w, false)),
             Backend::RsBatch => measure(w, &|w| rs::build(w, true)),
         }
@@ -580,7 +612,7 @@ fn selected_workloads() -> Vec<Workload> {
 /// `--callgrind <backend> <workload>`: one run at the workload's fixed size.
 fn callgrind(args: &[String]) {
     let (Some(b), Some(k)) = (args.first(), args.get(1)) else {
-        fail("usage: vs_raft_rs --callgrind <ours|rs-nobatch|rs-batch> <1v|3v|5v|4k|1p>");
+        fail("usage: vs_raft_rs --callgrind <ours|rs-nobatch|rs-batch|ours-enc> <1v|3v|5v|4k|1p>");
     };
     let backend = BACKENDS
         .into_iter()
@@ -642,10 +674,10 @@ fn main() {
         let rs_best = med[1].max(med[2]);
         for (k, b) in BACKENDS.into_iter().enumerate() {
             let o = last[k].expect("ran");
-            let ratio = if b == Backend::Ours {
-                format!("{:.2}", med[0] / rs_best)
-            } else {
-                String::new()
+            let ratio = match b {
+                Backend::Ours => format!("{:.2}", med[0] / rs_best),
+                Backend::OursEncoded => format!("({:.2} of ours)", med[k] / med[0]),
+                _ => String::new(),
             };
             println!(
                 "{:<22} {:<11} {:>8} {:>12.0} {:>9} {:>11.2} {:>12}",
