@@ -35,8 +35,14 @@ local function fail(why)
     os.exit(1)
 end
 
+-- Whether `data` is proposal `seq`, without building it (the Rust driver's
+-- check is one memcmp too).
+local function is_payload(data, seq)
+    return #data == SIZE and string.unpack("<i8", data) == seq and data:find(filler, 9, true) == 9
+end
+
 local function apply(n, data)
-    if data ~= payload(n.applied) then
+    if not is_payload(data, n.applied) then
         fail(("node %d applied a wrong entry at proposal %d"):format(n.id, n.applied))
     end
     n.applied = n.applied + 1

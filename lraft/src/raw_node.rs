@@ -430,10 +430,8 @@ impl LuaUserData for LRawNode {
         m.add_method("step", |_, t, v: LuaValue| {
             // A message object, or its raftpb bytes (as received).
             let msg = match &v {
-                LuaValue::String(s) => {
-                    <raft_core::eraftpb::Message as prost::Message>::decode(&*s.as_bytes())
-                        .map_err(|e| err(format!("rawnode:step: malformed message bytes: {e}")))?
-                }
+                LuaValue::String(s) => raft_core::message_nesting::decode_message(&s.as_bytes())
+                    .map_err(|e| err(format!("rawnode:step: malformed message bytes: {e}")))?,
                 _ => message_from_lua(&v, "rawnode:step")?.m,
             };
             t.call("step", true, |n| n.step(msg))
