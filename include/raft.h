@@ -1493,6 +1493,20 @@ raft_result raft_memory_storage_append(const struct raft_memory_storage *ms,
                                        size_t len);
 
 /**
+ * Persists a Ready as the Ready loop does: its snapshot (when it has one),
+ * then its entries, then its hard state (when it changed). The storage
+ * shares the entries' payloads with the Ready instead of copying them, as
+ * `raft_memory_storage_append` over the Ready's entries would. On an error
+ * (an out-of-date snapshot, a gap) what came before it in that order is
+ * kept.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+raft_result raft_memory_storage_persist_ready(const struct raft_memory_storage *ms,
+                                              const struct raft_ready *ready);
+
+/**
  * Saves the hard state.
  *
  * # Safety

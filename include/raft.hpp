@@ -287,6 +287,8 @@ private:
     std::shared_ptr<LogFn> log_;
 };
 
+class Ready;
+
 /// The core's in-memory storage (move-only).
 class MemoryStorage {
 public:
@@ -316,6 +318,9 @@ public:
         for (const auto &e : entries) v.push_back(e.c());
         check(raft_memory_storage_append(p_, v.data(), v.size()));
     }
+    /// Persists a Ready (snapshot, entries, hard state), sharing the entries'
+    /// payloads with it instead of copying them.
+    inline void persist(const Ready &rd);
     void set_hard_state(const HardState &hs) { check(raft_memory_storage_set_hard_state(p_, &hs)); }
     HardState hard_state() const {
         HardState hs{};
@@ -512,6 +517,8 @@ private:
     }
     raft_ready *p_ = nullptr;
 };
+
+inline void MemoryStorage::persist(const Ready &rd) { check(raft_memory_storage_persist_ready(p_, rd.get())); }
 
 /// The log of one Raft group in a durable Store (move-only). Create a
 /// RawNode on it, and write each Ready with persist() before sending the

@@ -7,6 +7,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prost_build::Config::new()
         .bytes(["."])
         .retain_enum_prefix()
+        // A snapshot rides in few messages: boxed, it keeps every Message
+        // small (moved and copied on every step and send).
+        .boxed(".raftpb.Message.snapshot")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -428,7 +428,12 @@ impl LuaUserData for LRawNode {
         m.add_method("advance", |_, t, rd: LuaValue| t.advance(&rd));
         m.add_method("tick", |_, t, ()| t.tick());
         m.add_method("step", |_, t, v: LuaValue| {
-            let msg = message_from_lua(&v, "rawnode:step")?.m;
+            // A message object, or its raftpb bytes (as received).
+            let msg = match &v {
+                LuaValue::String(s) => raft_core::message_nesting::decode_message(&s.as_bytes())
+                    .map_err(|e| err(format!("rawnode:step: malformed message bytes: {e}")))?,
+                _ => message_from_lua(&v, "rawnode:step")?.m,
+            };
             t.call("step", true, |n| n.step(msg))
         });
         m.add_method("campaign", |_, t, ()| {

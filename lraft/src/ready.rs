@@ -12,7 +12,7 @@ use crate::pb::hardstate::LHardState;
 use crate::pb::presence::Hs;
 use crate::pb::snapshot::LSnapshot;
 use crate::readstate::LReadState;
-use crate::util::{err, key_str, unknown_member};
+use crate::util::{err, key_str, lua_u64, unknown_member};
 
 /// A Ready as seen from Lua. `node` and `seq` identify the node that made it
 /// and which of its Readys it is, so `advance` can refuse a stale one.
@@ -85,6 +85,31 @@ pub fn soft_state_table(lua: &Lua, ss: &SoftState) -> LuaResult<LuaTable> {
 
 impl LuaUserData for LReady {
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
+        // Batch accessors: one call hands a whole list to Lua as plain
+        // strings, without a userdata per element.
+        m.add_method("message_bytes", |lua, t, ()| {
+            let bytes = lua.create_table_with_capacity(t.messages.len(), 0)?;
+            let tos = lua.create_table_with_capacity(t.messages.len(), 0)?;
+            let mut buf = Vec::new();
+            for (i, msg) in t.messages.iter().enumerate() {
+                buf.clear();
+                prost::Message::encode(msg, &mut buf).map_err(|e| err(e.to_string()))?;
+                bytes.raw_set(i + 1, lua.create_string(&buf)?)?;
+                tos.raw_set(i + 1, lua_u64(msg.to))?;
+            }
+            Ok((bytes, tos))
+        });
+        m.add_method("committed_data", |lua, t, ()| {
+            let ents = &t.committed_entries;
+            let data = lua.create_table_with_capacity(ents.len(), 0)?;
+            let types = lua.create_table_with_capacity(ents.len(), 0)?;
+            for (i, e) in ents.iter().enumerate() {
+                data.raw_set(i + 1, lua.create_string(e.data())?)?;
+                types.raw_set(i + 1, e.entry_type)?;
+            }
+            let first = ents.first().map_or(LuaValue::Nil, |e| lua_u64(e.index));
+            Ok((data, types, first))
+        });
         m.add_meta_method(LuaMetaMethod::Index, |lua, t, k: LuaValue| {
             Ok(match key_str(&k).as_deref() {
                 Some("softstate") => match &t.soft_state {

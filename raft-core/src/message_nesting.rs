@@ -43,8 +43,12 @@ pub fn check_message_depth(m: &Message) -> Result<()> {
 
 /// Decodes raftpb `Message` bytes, refusing responses nested deeper than
 /// [`MAX_MESSAGE_DEPTH`] (protobuf's own limit is 100).
+///
+/// The bytes are copied once into one shared buffer and the payloads
+/// (entry data, contexts, snapshot data) are views into it: one allocation
+/// per message instead of one per payload.
 pub fn decode_message(buf: &[u8]) -> Result<Message> {
-    let m = Message::decode(buf)?;
+    let m = Message::decode(bytes::Bytes::copy_from_slice(buf))?;
     check_message_depth(&m)?;
     Ok(m)
 }

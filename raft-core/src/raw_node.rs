@@ -405,14 +405,17 @@ impl<S: Storage> RawNode<S> {
                 rd.messages.push(m);
             }
         } else {
+            // Move the responses to peers into the Ready; the self-addressed
+            // ones stay for `accept_ready` to step at `advance`.
             let id = self.raft.id;
-            rd.messages.extend(
-                self.raft
-                    .msgs_after_append
-                    .iter()
-                    .filter(|m| m.to != id)
-                    .cloned(),
-            );
+            let out = &mut rd.messages;
+            self.raft.msgs_after_append.retain_mut(|m| {
+                if m.to == id {
+                    return true;
+                }
+                out.push(std::mem::take(m));
+                false
+            });
         }
         rd
     }
@@ -441,7 +444,7 @@ impl<S: Storage> RawNode<S> {
             m.commit = hs.commit;
         }
         if !rd.snapshot.is_empty() {
-            m.snapshot = Some(rd.snapshot.clone());
+            m.snapshot = Some(Box::new(rd.snapshot.clone()));
         }
         m.responses = self.raft.msgs_after_append.clone();
         if self.need_storage_append_resp_msg(rd) {
@@ -463,7 +466,7 @@ impl<S: Storage> RawNode<S> {
             m.log_term = r.raft_log.last_term();
         }
         if !rd.snapshot.is_empty() {
-            m.snapshot = Some(rd.snapshot.clone());
+            m.snapshot = Some(Box::new(rd.snapshot.clone()));
         }
         m
     }
@@ -498,14 +501,9 @@ impl<S: Storage> RawNode<S> {
             self.raft.read_states.clear();
         }
         if !self.async_storage_writes {
-            let id = self.raft.id;
-            let mut steps: Vec<Message> = self
-                .raft
-                .msgs_after_append
-                .iter()
-                .filter(|m| m.to == id)
-                .cloned()
-                .collect();
+            // Only the self-addressed responses are left (the others went
+            // into the Ready).
+            let mut steps: Vec<Message> = std::mem::take(&mut self.raft.msgs_after_append);
             if self.need_storage_append_resp_msg(rd) {
                 steps.push(self.new_storage_append_resp_msg(rd));
             }

@@ -708,7 +708,7 @@ fn follower_ignores_a_snapshot_older_than_its_commit() {
         from: 1,
         to: 2,
         term: 1,
-        snapshot: Some(snap),
+        snapshot: Some(Box::new(snap)),
         ..Message::with_type(MessageType::MsgSnap)
     };
     net.send(vec![m]);

@@ -339,7 +339,7 @@ fn snapshots_that_are_missing_stale_or_exclude_the_node_are_ignored() {
         let m = Message {
             from: 1,
             term: 1,
-            snapshot: s,
+            snapshot: s.map(Box::new),
             ..Message::with_type(MessageType::MsgSnap)
         };
         let mut net = Network::new(&[1, 2, 3]);
@@ -604,7 +604,7 @@ fn random_message(rng: &mut Rng, term: u64, last: u64) -> Message {
         index: rng.near(last),
         entries,
         commit: rng.near(last),
-        snapshot,
+        snapshot: snapshot.map(Box::new),
         reject: rng.chance(30),
         reject_hint: rng.num(),
         context: if rng.chance(20) {

@@ -531,7 +531,7 @@ impl Sim {
             return false;
         };
         assert_eq!(m.msg_type(), MessageType::MsgStorageAppend);
-        if let Some(snap) = m.snapshot.as_ref().filter(|s| !s.is_empty()) {
+        if let Some(snap) = m.snapshot.as_deref().filter(|s| !s.is_empty()) {
             // The state machine applies in log order: what was committed
             // before the snapshot is applied first.
             while self.run_apply(id) {}
@@ -1516,7 +1516,7 @@ fn run_local(
         for m in rd.messages {
             match m.to {
                 LOCAL_APPEND_THREAD => {
-                    if let Some(s) = m.snapshot.clone().filter(|s| !s.is_empty()) {
+                    if let Some(s) = m.snapshot.as_deref().cloned().filter(|s| !s.is_empty()) {
                         storage.apply_snapshot(s).unwrap();
                     }
                     storage.append(&m.entries).unwrap();
@@ -1606,7 +1606,7 @@ fn snapshot_is_ignored_while_handed_out_conf_changes_are_unapplied() {
         from: 1,
         to: 2,
         term: 1,
-        snapshot: Some(snap.clone()),
+        snapshot: Some(Box::new(snap.clone())),
         ..Message::with_type(MessageType::MsgSnap)
     };
     raw.step(msg_snap.clone()).unwrap();

@@ -166,7 +166,7 @@ fn message_with_snapshot_and_context() {
         to: 2,
         from: 1,
         term: 3,
-        snapshot: Some(sample_snapshot()),
+        snapshot: Some(Box::new(sample_snapshot())),
         context: Some(Bytes::from_static(b"c")),
         ..Default::default()
     };

@@ -25,7 +25,7 @@ fn snap_msg(from: u64, to: u64, term: u64, index: u64) -> Message {
         from,
         to,
         term,
-        snapshot: Some(s),
+        snapshot: Some(Box::new(s)),
         ..Message::with_type(MessageType::MsgSnap)
     }
 }

@@ -353,7 +353,7 @@ mod tests {
         m.term = 3;
         m.entries = vec![Entry::new(3, 7, &b"hello"[..]), Entry::new(3, 8, &b""[..])];
         m.entries[1].entry_type = EntryType::EntryConfChange as i32;
-        m.snapshot = Some(Snapshot::default());
+        m.snapshot = Some(Box::default());
         m.context = Some(bytes::Bytes::from_static(b"ctx"));
         m.responses = vec![Message::with_type(MessageType::MsgAppResp)];
         let wire = m.encode_to_vec();

@@ -14,6 +14,7 @@ use crate::messages::{
     conf_state_in, entry_in, in_array, raft_conf_state, raft_entry, raft_hard_state, raft_snapshot,
     snapshot_in,
 };
+use crate::ready::raft_ready;
 use crate::result::{raft_result, FfiResult};
 
 /// The core's in-memory storage (etcd `MemoryStorage`). A node created from
@@ -127,6 +128,33 @@ pub unsafe extern "C" fn raft_memory_storage_append(
             .map(entry_in)
             .collect::<FfiResult<Vec<_>>>()?;
         m.ms.append(&es)?;
+        Ok(())
+    })
+}
+
+/// Persists a Ready as the Ready loop does: its snapshot (when it has one),
+/// then its entries, then its hard state (when it changed). The storage
+/// shares the entries' payloads with the Ready instead of copying them, as
+/// `raft_memory_storage_append` over the Ready's entries would. On an error
+/// (an out-of-date snapshot, a gap) what came before it in that order is
+/// kept.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_memory_storage_persist_ready(
+    ms: *const raft_memory_storage,
+    ready: *const raft_ready,
+) -> raft_result {
+    with_handle("raft_memory_storage_persist_ready", ms, |m| {
+        let rd = in_ref(ready, "ready")?.ready();
+        if !rd.snapshot.is_empty() {
+            m.ms.apply_snapshot(rd.snapshot.clone())?;
+        }
+        m.ms.append(&rd.entries)?;
+        if let Some(hs) = rd.hard_state {
+            m.ms.set_hard_state(hs);
+        }
         Ok(())
     })
 }

@@ -313,7 +313,7 @@ pub fn message_in(m: &raft_message, depth: usize) -> FfiResult<Message> {
         index: m.index,
         entries,
         commit: m.commit,
-        snapshot,
+        snapshot: snapshot.map(Box::new),
         reject: m.reject,
         reject_hint: m.reject_hint,
         context: m.context.to_opt_bytes("message.context")?,

@@ -70,7 +70,7 @@ run_case() { # label command...
     fi
 }
 
-for t in smoke:gcc:c status:gcc:c ready_twice:gcc:c cluster:g++:cpp bad_input:g++:cpp durable:g++:cpp store_bad_input:gcc:c; do
+for t in smoke:gcc:c status:gcc:c ready_twice:gcc:c cluster:g++:cpp bad_input:g++:cpp durable:g++:cpp store_bad_input:gcc:c persist_ready:g++:cpp; do
     IFS=: read -r name cc ext <<<"$t"
     if [ "$cc" = gcc ]; then flags=$CFLAGS; else flags=$CXXFLAGS; fi
     if ! build "$name" "$cc" "$flags" "tests/cpp/$name.$ext"; then

@@ -58,7 +58,7 @@ fn get(lua: &Lua, t: &LMessage, key: LuaValue) -> LuaResult<LuaValue> {
             None => Ok(LuaValue::Nil),
         },
         "snapshot" => match &t.0.m.snapshot {
-            Some(s) => LSnapshot::new(s.clone()).into_lua(lua),
+            Some(s) => LSnapshot::new((**s).clone()).into_lua(lua),
             None => Ok(LuaValue::Nil),
         },
         "entries" => LList::entries_view(Rc::new(t.0.m.entries.clone())).into_lua(lua),
@@ -100,7 +100,7 @@ fn set(t: &mut LMessage, key: LuaValue, v: LuaValue) -> LuaResult<()> {
             t.0.m.snapshot = match &v {
                 LuaValue::Nil => None,
                 LuaValue::UserData(ud) if ud.is::<LSnapshot>() => {
-                    Some(ud.borrow::<LSnapshot>()?.get())
+                    Some(Box::new(ud.borrow::<LSnapshot>()?.get()))
                 }
                 other => {
                     return Err(err(format!(

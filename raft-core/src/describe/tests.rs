@@ -176,7 +176,7 @@ fn readme_message_examples() {
     );
 
     let mut m = msg(MsgSnap, 1, 2, 1, 0, 0);
-    m.snapshot = Some(snapshot(4, 1, vec![1, 2]));
+    m.snapshot = Some(Box::new(snapshot(4, 1, vec![1, 2])));
     assert_eq!(
         describe_message(&m),
         "1->2 MsgSnap Term:1 Log:0/0\n  Snapshot: Index:4 Term:1 ConfState:Voters:[1 2] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false"
@@ -201,7 +201,7 @@ fn message_targets_and_defaults() {
     );
     // An empty snapshot is not shown.
     let mut m = msg(MessageType::MsgSnap, 1, 2, 1, 0, 0);
-    m.snapshot = Some(Snapshot::default());
+    m.snapshot = Some(Box::default());
     assert_eq!(describe_message(&m), "1->2 MsgSnap Term:1 Log:0/0");
     // Unknown message types print as numbers, like Go's %v.
     let mut m = msg(MessageType::MsgHup, 1, 2, 0, 0, 0);
@@ -216,7 +216,7 @@ fn nested_prefixes() {
     let mut inner = msg(MsgApp, 1, 2, 1, 1, 1);
     inner.entries = vec![normal(1, 2, b"x"), normal(1, 3, b"y")];
     let mut snap_resp = msg(MsgSnap, 1, 3, 1, 0, 0);
-    snap_resp.snapshot = Some(snapshot(5, 1, vec![1]));
+    snap_resp.snapshot = Some(Box::new(snapshot(5, 1, vec![1])));
     let mut outer = msg(MsgStorageAppend, 1, LOCAL_APPEND_THREAD, 0, 0, 0);
     outer.responses = vec![inner, snap_resp];
     let want = "\

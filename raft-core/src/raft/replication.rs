@@ -46,7 +46,7 @@ impl<S: Storage> Raft<S> {
                 pr.maybe_update(li);
             }
             self.maybe_commit();
-        } else {
+        } else if !self.extend_self_ack(li) {
             // Self-acknowledge once the entries are persisted.
             self.send(Message {
                 to: self.id,

@@ -83,7 +83,7 @@ impl<S: Storage> Raft<S> {
         );
         self.send(Message {
             to,
-            snapshot: Some(snapshot),
+            snapshot: Some(Box::new(snapshot)),
             ..Message::with_type(MessageType::MsgSnap)
         });
         true
@@ -91,7 +91,7 @@ impl<S: Storage> Raft<S> {
 
     /// Follower side of MsgSnap.
     pub(crate) fn handle_snapshot(&mut self, m: Message) {
-        let s = m.snapshot.unwrap_or_default();
+        let s = *m.snapshot.unwrap_or_default();
         let (sindex, sterm) = (s.metadata.index, s.metadata.term);
         if self.restore(s) {
             log!(

@@ -527,7 +527,7 @@ impl Env {
             term,
             from: from as u64 + 1,
             to,
-            snapshot: Some(snap),
+            snapshot: Some(Box::new(snap)),
             ..Message::with_type(MessageType::MsgSnap)
         };
         self.out(&describe_message(&m));

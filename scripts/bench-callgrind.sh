@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Instructions per entry of this core and of raft-rs on the side-by-side
+# benchmark's workloads (raft-core/benches/vs_raft_rs.rs), counted by
+# valgrind's callgrind inside `measured_rounds` only (the rounds after the
+# election and the final check). Instruction counts stay stable on a busy
+# machine, where wall-clock timings do not.
+#
+# Usage: bash scripts/bench-callgrind.sh [workload...]   (default: 1v 3v 1p;
+# keys: 1v 3v 5v 4k 1p). Honours CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { echo "bench-callgrind: valgrind is not installed" >&2; exit 1; }
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(1v 3v 1p)
+
+bin=$(cargo bench -p raft-core --bench vs_raft_rs --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*vs_raft_rs[^"]*\)".*/\1/p' | tail -n 1)
+[ -x "$bin" ] || { echo "bench-callgrind: could not build the vs_raft_rs bench" >&2; exit 1; }
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+printf '%-9s %-11s %9s %14s %16s\n' workload backend entries instructions "instr/entry"
+for w in "${workloads[@]}"; do
+    for b in ours rs-nobatch rs-batch; do
+        f="$out/cg.$b.$w"
+        line=$(valgrind --tool=callgrind --callgrind-out-file="$f" --collect-atstart=no \
+            '--toggle-collect=*measured_rounds*' "$bin" --callgrind "$b" "$w" 2>/dev/null)
+        entries=$(sed -n 's/.* entries=\([0-9]*\).*/\1/p' <<<"$line")
+        ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$f")
+        [ -n "$entries" ] && [ -n "$ir" ] || { echo "bench-callgrind: run $b $w failed" >&2; exit 1; }
+        printf '%-9s %-11s %9s %14s %16s\n' "$w" "$b" "$entries" "$ir" "$((ir / entries))"
+    done
+done
