@@ -3,7 +3,8 @@
 -- for a while and repairs it: SIGKILL and restart of one node (often the
 -- leader) or of two at once (quorum lost), isolating a node (often the
 -- leader) in both directions, cutting one direction of one link, dropping
--- or delaying raft messages on every link. Links are cut through the proxy
+-- or delaying raft messages on every link, freezing a node (SIGSTOP, often
+-- while cut off) and letting it resume (SIGCONT). Links are cut through the proxy
 -- (proxy.lua) on its control connection. Every fault is counted and logged.
 local socket = require("socket")
 local client = require("client")
@@ -55,6 +56,20 @@ function nemesis:count(kind, fmt, ...)
     self.log("fault %d: " .. fmt, self.total, ...)
 end
 
+--- Sends signal `sig` to node `v`'s process (when it runs).
+function nemesis:signal(v, sig)
+    local pid = self.h.nodes[v].pid
+    if pid then os.execute(("kill -%s %d 2>/dev/null"):format(sig, pid)) end
+end
+
+--- Cuts every link of node `v`, both ways.
+function nemesis:isolate_links(v)
+    for _, o in ipairs(others(self.ids, v)) do
+        self:proxy(("cut %d %d"):format(v, o))
+        self:proxy(("cut %d %d"):format(o, v))
+    end
+end
+
 local function hold(lo, hi) client.sleep(lo + math.random() * (hi - lo)) end
 
 local faults = {
@@ -76,13 +91,25 @@ local faults = {
         hold(0, 1)
         self.start(b)
     end,
+    pause = function(self)
+        -- A frozen process (a long GC or VM pause): its peers see silence,
+        -- then it resumes with stale beliefs, here still cut off for a
+        -- moment, which is when a leader that answers reads on its own
+        -- authority would serve old values.
+        local v = self:leader() or self:victim()
+        local cut = math.random() < 0.7
+        self:count("pause", "SIGSTOP node %d%s", v, cut and ", cut off both ways" or "")
+        if cut then self:isolate_links(v) end
+        self:signal(v, "STOP")
+        hold(2, 4)
+        self:signal(v, "CONT")
+        if cut then hold(0.5, 2) end
+        self:proxy("heal all")
+    end,
     isolate = function(self)
         local v = self:victim()
         self:count("isolate", "node %d cut off both ways", v)
-        for _, o in ipairs(others(self.ids, v)) do
-            self:proxy(("cut %d %d"):format(v, o))
-            self:proxy(("cut %d %d"):format(o, v))
-        end
+        self:isolate_links(v)
         hold(1, 4)
         self:proxy("heal all")
     end,
@@ -114,7 +141,8 @@ local faults = {
         self:proxy("heal all")
     end,
 }
-local kinds = { "kill", "kill", "kill", "kill_two", "isolate", "isolate", "one_way", "lossy", "slow" }
+local kinds = { "kill", "kill", "kill", "kill_two", "isolate", "isolate", "one_way", "lossy", "slow", "pause",
+    "pause" }
 
 --- A task: faults until `stop_at`; then every link healed and every node
 --- running.

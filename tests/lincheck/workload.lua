@@ -76,26 +76,32 @@ function workload:op(s, who, key, kind, value, old)
 end
 
 --- A task (for client.run): client number `c` runs operations until
---- `stop_at`.
+--- `stop_at`. Odd clients give up on a node after 1 s, even ones wait 5 s
+--- (so some are still connected when a frozen node resumes), and each
+--- keeps retrying one operation for op_deadline seconds, twice that for
+--- the patient ones. Every third client only reads (so some client keeps
+--- reading from whichever node it is connected to, e.g. a deposed leader).
 function workload:client(c, stop_at)
+    local reader = c % 3 == 0
+    local o = { timeout = c % 2 == 0 and 5 or 1, deadline = self.op_deadline * (c % 2 == 0 and 2 or 1) }
     return function()
         local gen, n = 1, 0
         local who = ("c%dg%d"):format(c, gen)
-        local s = self.h:session(self.ids, { timeout = 1, deadline = self.op_deadline })
+        local s = self.h:session(self.ids, o)
         local known = {}
         while socket.gettime() < stop_at do
             local key = self.keys[math.random(#self.keys)]
             local r = math.random()
             n = n + 1
             local value = ("%sn%d"):format(who, n)
-            local kind = r < 0.4 and "get" or (r < 0.7 and "put" or "cas")
+            local kind = (reader or r < 0.4) and "get" or (r < 0.7 and "put" or "cas")
             local after, unknown = self:op(s, who, key, kind, value, known[key])
             known[key] = after
             if unknown then
                 s:close()
                 gen = gen + 1
                 who = ("c%dg%d"):format(c, gen)
-                s = self.h:session(self.ids, { timeout = 1, deadline = self.op_deadline })
+                s = self.h:session(self.ids, o)
                 known = {}
             end
         end
