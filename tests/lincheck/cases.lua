@@ -6,7 +6,8 @@
 -- operation and checks the history with tools/lincheck. Every process it
 -- starts is stopped at the end, also on failure. Environment:
 -- LINCHECK_SECONDS (fault phase, default 30), LINCHECK_SEED (random choices;
--- timing still varies between runs), LINCHECK_CLIENTS (default 6).
+-- timing still varies between runs), LINCHECK_CLIENTS (default 6),
+-- LINCHECK_NODE_ARGS (more node options, e.g. --lease-reads).
 -- Prints one line per case and "lincheck: N passed, N failed".
 local root = (arg[0]:match("^(.*)/tests/lincheck/[^/]*$")) or "."
 package.path = root .. "/tests/lincheck/?.lua;" .. root .. "/examples/kv/?.lua;" .. root .. "/lua/?.lua;"
@@ -25,8 +26,8 @@ local seed = math.tointeger(tonumber(os.getenv("LINCHECK_SEED") or "")) or (os.t
 local nclients = math.tointeger(tonumber(os.getenv("LINCHECK_CLIENTS") or "")) or 6
 math.randomseed(seed)
 local log = require("log").new("lincheck")
-log("seed %d, %d s of faults, %d clients (rerun: LINCHECK_SEED=%d LINCHECK_SECONDS=%d)", seed, seconds,
-    nclients, seed, seconds)
+log("seed %d, %d s of faults, %d clients, node options %q (rerun: LINCHECK_SEED=%d LINCHECK_SECONDS=%d)",
+    seed, seconds, nclients, os.getenv("LINCHECK_NODE_ARGS") or "", seed, seconds)
 
 local IDS = { 1, 2, 3 }
 local KEYS = { "k1", "k2", "k3" }
@@ -34,8 +35,9 @@ local passed, failed = 0, 0
 
 -- The cluster: nodes listen for peers on private ports; the addresses the
 -- cluster knows (harness node.peer) are the proxy's.
-local h = harness.new({ dir = scratch, cluster_id = "lin", n = #IDS,
-    node_args = { "--snapshot-entries", "300", "--catchup-entries", "50" } })
+local node_args = { "--snapshot-entries", "300", "--catchup-entries", "50" }
+for a in (os.getenv("LINCHECK_NODE_ARGS") or ""):gmatch("%S+") do node_args[#node_args + 1] = a end
+local h = harness.new({ dir = scratch, cluster_id = "lin", n = #IDS, node_args = node_args })
 local back = {}
 local specs = {}
 for _, id in ipairs(IDS) do

@@ -3,8 +3,9 @@
 # module and the checker (tools/lincheck), then runs tests/lincheck/cases.lua,
 # which starts the nodes and the fault proxy on 127.0.0.1 ports it picks and
 # stops them all. LINCHECK_SECONDS=300 runs a longer fault phase (default
-# 30); LINCHECK_SEED fixes the random choices; LINCHECK_KEEP=1 keeps the
-# scratch directory (history, node and proxy logs). Ends with one line
+# 30); LINCHECK_SEED fixes the random choices; LINCHECK_NODE_ARGS adds node
+# options; LINCHECK_KEEP=1 keeps the scratch directory (history, node and
+# proxy logs). Ends with one line
 # "lincheck: N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)

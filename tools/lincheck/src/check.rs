@@ -87,12 +87,24 @@ impl List {
     }
 }
 
-fn set_bit(bits: &mut [u64], i: usize, on: bool) {
-    if on {
-        bits[i / 64] |= 1 << (i % 64);
-    } else {
-        bits[i / 64] &= !(1 << (i % 64));
-    }
+/// A fixed pseudo-random 128-bit key per operation (splitmix64): the
+/// linearized set is remembered as the XOR of its members' keys (Zobrist
+/// hashing), updated in O(1) per step and 16 bytes per memo entry instead
+/// of a bit set per entry. Two different sets colliding (about 2^-128 per
+/// pair) could only prune a branch, i.e. report a violation that is not
+/// there, never hide one.
+fn op_keys(n: usize) -> Vec<u128> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    (0..n)
+        .map(|_| (u128::from(next()) << 64) | u128::from(next()))
+        .collect()
 }
 
 /// Checks the operations of one key (callers pass only that key's
@@ -144,12 +156,16 @@ pub fn check_key(key: &str, ops: &[&Op], budget: u64) -> KeyReport {
         list.n[idx - 1].next = idx;
     }
 
-    let mut bits = vec![0u64; kept.len().div_ceil(64).max(1)];
-    let mut seen: HashSet<(Vec<u64>, State)> = HashSet::new();
+    let keys = op_keys(kept.len());
+    let mut set_hash: u128 = 0;
+    let mut seen: HashSet<(u128, State)> = HashSet::new();
     let mut stack: Vec<(usize, State)> = Vec::new();
     let mut state: State = 0;
+    // The longest valid order found, kept up to date by copying only the
+    // part of the stack that changed since it was last taken (`fresh_from`).
     let mut deepest: Vec<usize> = Vec::new();
     let mut deepest_state: State = 0;
+    let mut fresh_from = 0usize;
     let mut steps = 0u64;
     let mut entry = list.n[list.head].next;
     let report = |outcome, steps| KeyReport {
@@ -172,19 +188,21 @@ pub fn check_key(key: &str, ops: &[&Op], budget: u64) -> KeyReport {
             let op = node.op;
             let next = node.next;
             if let Some(s2) = apply(state, kept[op].1) {
-                set_bit(&mut bits, op, true);
-                if seen.insert((bits.clone(), s2)) {
+                set_hash ^= keys[op];
+                if seen.insert((set_hash, s2)) {
                     stack.push((entry, state));
                     state = s2;
                     list.lift(entry);
                     if stack.len() > deepest.len() {
-                        deepest = stack.iter().map(|&(c, _)| list.n[c].op).collect();
+                        deepest.truncate(fresh_from);
+                        deepest.extend(stack[fresh_from..].iter().map(|&(c, _)| list.n[c].op));
+                        fresh_from = stack.len();
                         deepest_state = state;
                     }
                     entry = list.n[list.head].next;
                     continue;
                 }
-                set_bit(&mut bits, op, false);
+                set_hash ^= keys[op];
             }
             entry = next;
         } else {
@@ -193,7 +211,8 @@ pub fn check_key(key: &str, ops: &[&Op], budget: u64) -> KeyReport {
                 return report(Outcome::Violation(text), steps);
             };
             state = prev_state;
-            set_bit(&mut bits, list.n[c].op, false);
+            set_hash ^= keys[list.n[c].op];
+            fresh_from = fresh_from.min(stack.len());
             list.unlift(c);
             entry = list.n[c].next;
         }
