@@ -111,12 +111,7 @@ local setup_ok, setup_err = xpcall(function()
 
     case("proxy: an isolated leader is replaced and catches up once healed", function()
         local l = assert(h:wait_leader(IDS, 20), "no leader")
-        for _, o in ipairs(IDS) do
-            if o ~= l then
-                nem:proxy(("cut %d %d"):format(l, o))
-                nem:proxy(("cut %d %d"):format(o, l))
-            end
-        end
+        nem:isolate_links(l)
         local rest = {}
         for _, o in ipairs(IDS) do if o ~= l then rest[#rest + 1] = o end end
         local nl = h:wait_leader(rest, 20)
