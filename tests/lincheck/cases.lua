@@ -39,15 +39,29 @@ local node_args = { "--snapshot-entries", "300", "--catchup-entries", "50" }
 for a in (os.getenv("LINCHECK_NODE_ARGS") or ""):gmatch("%S+") do node_args[#node_args + 1] = a end
 local h = harness.new({ dir = scratch, cluster_id = "lin", n = #IDS, node_args = node_args })
 local back = {}
-local specs = {}
-for _, id in ipairs(IDS) do
-    back[id] = "127.0.0.1:" .. harness.free_port()
-    specs[#specs + 1] = ("%d=%s=%s"):format(id, h.nodes[id].peer, back[id])
+local control
+-- harness.free_port closes the port it found, so two calls can return the
+-- same one (a node then cannot listen and the run would go on with two):
+-- pick again until every address is distinct.
+for _ = 1, 20 do
+    for _, id in ipairs(IDS) do back[id] = "127.0.0.1:" .. harness.free_port() end
+    control = "127.0.0.1:" .. harness.free_port()
+    local seen, clash = { [control] = true }, false
+    for _, id in ipairs(IDS) do
+        for _, a in ipairs({ h.nodes[id].peer, h.nodes[id].client, back[id] }) do
+            clash = clash or seen[a]
+            seen[a] = true
+        end
+    end
+    if not clash then break end
+    log("two picked ports were the same; picking again")
+    for _, id in ipairs(IDS) do h:define(id) end
 end
+local specs = {}
+for _, id in ipairs(IDS) do specs[#specs + 1] = ("%d=%s=%s"):format(id, h.nodes[id].peer, back[id]) end
 local peers = h:peers()
 local function start(id) h:start(id, peers, { "--peer-listen", back[id] }) end
 
-local control = "127.0.0.1:" .. harness.free_port()
 local proxy_pid
 local ctl
 
@@ -107,6 +121,14 @@ local setup_ok, setup_err = xpcall(function()
     start_proxy()
     nem.ctl = ctl
     for _, id in ipairs(IDS) do start(id) end
+    for _, id in ipairs(IDS) do
+        local t0 = socket.gettime()
+        while not h:status(id) do
+            assert(h:alive(id) and socket.gettime() - t0 < 15, ("node %d did not start; its log %s ends: %s")
+                :format(id, h.nodes[id].log, tostring(h:log_line(id, "."))))
+            socket.sleep(0.05)
+        end
+    end
     assert(h:wait_leader(IDS, 20), "no leader")
 
     case("proxy: an isolated leader is replaced and catches up once healed", function()
