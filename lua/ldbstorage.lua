@@ -334,7 +334,19 @@ function ldbstorage:apply_snapshot(snap)
     b:put(ekey(si), pb.entry(si, st):serialize())
     put_bounds(b, si, 1)
     b:put(SNAPSHOT, snap:serialize())
+    -- The snapshot's entries are committed, and the stored commit must not
+    -- stay below them: the caller writes the Ready's hard state afterwards,
+    -- synced only when raft's MustSync says so (a commit change alone does
+    -- not), and a crash in between would leave a state that RawNode refuses
+    -- to start from ("state.commit N is out of range").
+    local hs
+    if (self.hardstate.commit or 0) < si then
+        hs = copy_hardstate(self.hardstate)
+        hs.commit = si
+        b:put(HARDSTATE, hs:serialize())
+    end
     self.db:write(b, true)
+    if hs then self.hardstate = hs end
     self.snap = copy_snapshot(snap)
     self.offset, self.count = si, 1
     return raft.OK

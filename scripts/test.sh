@@ -70,7 +70,7 @@ fi
 step "benchmarks build" cargo bench --workspace --no-run -q
 
 # Suites of the other languages print "<suite>: N passed, N failed".
-for suite in tests/cpp/run.sh tests/lua/run.sh tests/kv/run.sh tests/install/run.sh; do
+for suite in tests/cpp/run.sh tests/lua/run.sh tests/kv/run.sh tests/lincheck/run.sh tests/install/run.sh; do
   [ -f "$suite" ] || continue
   echo "=== $suite"
   bash "$suite" 2>&1 | tee "$logdir/suite.log"

@@ -40,6 +40,8 @@ usage: lua5.4 node.lua --id N --cluster-id NAME --secret-file FILE --data DIR
   --catchup-entries N    entries kept in the log after compaction (default 500)
   --lease-reads          serve reads with the lease-based ReadIndex
   --max-frame BYTES      largest frame accepted from a peer or client (default 67108864)
+  --peer-listen ADDR     bind the peer port here instead of this node's --peers entry
+                         (tests put a fault-injecting proxy at the advertised address)
   --help                 this text
 ]]
 
@@ -55,7 +57,7 @@ local function parse_args(argv)
         ["--heartbeat-ticks"] = "heartbeat_ticks", ["--snapshot-entries"] = "snapshot_entries",
         ["--catchup-entries"] = "catchup_entries", ["--max-frame"] = "max_frame" }
     local strs = { ["--cluster-id"] = "cluster_id", ["--secret-file"] = "secret_file", ["--data"] = "data",
-        ["--peers"] = "peers" }
+        ["--peers"] = "peers", ["--peer-listen"] = "peer_listen" }
     local i = 1
     while i <= #argv do
         local a = argv[i]
@@ -91,6 +93,9 @@ local function parse_args(argv)
         o.members[id] = { role = "voter", peer = pa, client = ca }
     end
     if not o.members[o.id] then die("--peers has no entry for this node (%d)", o.id) end
+    if o.peer_listen and not wire.split_addr(o.peer_listen) then
+        die("--peer-listen: bad address %q (want HOST:PORT)", o.peer_listen)
+    end
     return o
 end
 
@@ -143,7 +148,7 @@ local me = sm.members[opts.id] or opts.members[opts.id]
 local a = auth.new(opts.cluster_id, secret, opts.id)
 local svc
 local tr, terr = transport.new({
-    node_id = opts.id, auth = a, peer_addr = me.peer, client_addr = me.client,
+    node_id = opts.id, auth = a, peer_addr = opts.peer_listen or me.peer, client_addr = me.client,
     max_frame = opts.max_frame, log = log,
     handlers = {
         raft = function(m) svc:on_message(m) end,
@@ -155,7 +160,7 @@ local tr, terr = transport.new({
 if not tr then die("%s", terr) end
 svc = service.new({ id = opts.id, node = node, store = store, sm = sm, transport = tr, log = log,
     opts = opts })
-log("serving peers on %s and clients on %s (cluster %q, tick %d ms)", me.peer, me.client, opts.cluster_id,
+log("serving peers on %s and clients on %s (cluster %q, tick %d ms)", opts.peer_listen or me.peer, me.client, opts.cluster_id,
     opts.tick_ms)
 
 local tick = opts.tick_ms / 1000

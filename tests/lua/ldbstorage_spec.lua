@@ -93,6 +93,38 @@ describe("ldbstorage", function()
         assert.are.equal(10, s:Snapshot().metadata.index)
     end)
 
+    it("apply_snapshot raises the stored commit to the snapshot index in the same synced write", function()
+        -- A node killed after storing a received snapshot, before its
+        -- Ready's (unsynced) hard state reached the disk, must still start
+        -- (found by tests/lincheck: "state.commit 10763 is out of range
+        -- [11244, 11244]").
+        s = ldbstorage.new(path)
+        local hs = pb.hardstate()
+        hs.term, hs.vote, hs.commit = 3, 2, 2
+        s:set_hardstate(hs, true)
+        s:append(ents({ { 1, 1 }, { 2, 3 } }), true)
+        assert.are.equal(raft.OK, s:apply_snapshot(helpers.snapshot(10, 3, { 1, 2, 3 })))
+        s:close()
+        s = ldbstorage.new(path)
+        assert.are.same({ 3, 2, 10 }, { s.hardstate.term, s.hardstate.vote, s.hardstate.commit })
+        local node = raft.rawnode()
+        local cfg = raft.config()
+        cfg.ID = 1
+        cfg.Storage = s.base
+        node:init(cfg, nil)
+        node:close()
+        -- A commit already past the snapshot is left alone.
+        s:close()
+        ldbstorage.delete_db(path)
+        s = ldbstorage.new(path)
+        hs.commit = 20
+        s:set_hardstate(hs, true)
+        assert.are.equal(raft.OK, s:apply_snapshot(helpers.snapshot(10, 3, { 1 })))
+        s:close()
+        s = ldbstorage.new(path)
+        assert.are.equal(20, s.hardstate.commit)
+    end)
+
     it("delete_db removes the directory, as a function and as a method", function()
         s = ldbstorage.new(path)
         s:close()
