@@ -16,13 +16,24 @@ end
 harness.sh_quote = sh_quote
 
 --- A free TCP port on 127.0.0.1 (the OS picks it).
+-- Ports handed out by this process: the kernel may offer a port again once
+-- its probe socket is closed, and two nodes must never get the same one.
+local handed_out = {}
+
 function harness.free_port()
-    local s = assert(socket.tcp4())
-    assert(s:setoption("reuseaddr", true))
-    assert(s:bind("127.0.0.1", 0))
-    local _, port = s:getsockname()
-    s:close()
-    return math.tointeger(tonumber(port))
+    for _ = 1, 100 do
+        local s = assert(socket.tcp4())
+        assert(s:setoption("reuseaddr", true))
+        assert(s:bind("127.0.0.1", 0))
+        local _, port = s:getsockname()
+        s:close()
+        port = math.tointeger(tonumber(port))
+        if not handed_out[port] then
+            handed_out[port] = true
+            return port
+        end
+    end
+    error("harness.free_port: no unused port found in 100 tries")
 end
 
 --- o: dir (scratch directory, created), cluster_id, n (initial nodes),
