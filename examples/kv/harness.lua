@@ -15,11 +15,12 @@ local function sh_quote(s)
 end
 harness.sh_quote = sh_quote
 
---- A free TCP port on 127.0.0.1 (the OS picks it).
 -- Ports handed out by this process: the kernel may offer a port again once
 -- its probe socket is closed, and two nodes must never get the same one.
 local handed_out = {}
 
+--- A free TCP port on 127.0.0.1 (the OS picks it), never one this process
+--- was already given.
 function harness.free_port()
     for _ = 1, 100 do
         local s = assert(socket.tcp4())
