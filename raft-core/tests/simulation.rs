@@ -287,9 +287,18 @@ impl Sim {
             let raw = sim.nodes.get_mut(&id).unwrap().raw.as_mut().unwrap();
             raw.bootstrap(&peers).unwrap();
         }
+        // The operator persists the bootstrap before the cluster starts:
+        // a node crashing before its first async append would otherwise
+        // restart with no configuration (found at async seed 73284, where
+        // no member kept one and the cluster could never elect a leader).
+        sim.healing = true;
         for &id in &peers {
             sim.process(id);
+            while sim.run_append(id) || sim.run_apply(id) {
+                sim.process(id);
+            }
         }
+        sim.healing = false;
         sim
     }
 
