@@ -138,18 +138,6 @@ impl LMemoryStorage {
         }
     }
 
-    fn entries(
-        &self,
-        lua: &Lua,
-        lo: &LuaValue,
-        hi: &LuaValue,
-        max: &LuaValue,
-    ) -> LuaResult<(i64, LuaValue)> {
-        let what = "memorystorage:Entries";
-        let (lo, hi, max) = entries_args(lo, hi, max, what)?;
-        entries_result(lua, self.0.entries(lo, hi, max), what)
-    }
-
     fn create_snapshot(
         &self,
         lua: &Lua,
@@ -161,6 +149,48 @@ impl LMemoryStorage {
         let (i, cs, data) = create_snapshot_args(i, cs, data, what)?;
         snapshot_result(lua, self.0.create_snapshot(i, cs, data), what)
     }
+}
+
+/// Adds the storage callbacks of the contract (`FirstIndex`, `LastIndex`,
+/// `Term`, `Entries`, `Snapshot`, `InitialState`) to a Lua type wrapping a
+/// core storage (memorystorage, a store group): one implementation for both.
+pub(crate) fn add_storage_queries<T, S, M>(m: &mut M, name: &'static str, storage: fn(&T) -> &S)
+where
+    T: LuaUserData + 'static,
+    S: Storage + 'static,
+    M: LuaUserDataMethods<T>,
+{
+    m.add_method("FirstIndex", move |_, t, ()| {
+        query(storage(t).first_index(), &format!("{name}:FirstIndex"))
+    });
+    m.add_method("LastIndex", move |_, t, ()| {
+        query(storage(t).last_index(), &format!("{name}:LastIndex"))
+    });
+    m.add_method("Term", move |_, t, i: LuaValue| {
+        let what = format!("{name}:Term");
+        let i = to_u64(&i, &what)?;
+        query(storage(t).term(i), &what)
+    });
+    m.add_method(
+        "Entries",
+        move |lua, t, (lo, hi, max): (LuaValue, LuaValue, LuaValue)| {
+            let what = format!("{name}:Entries");
+            let (lo, hi, max) = entries_args(&lo, &hi, &max, &what)?;
+            entries_result(lua, storage(t).entries(lo, hi, max), &what)
+        },
+    );
+    m.add_method("Snapshot", move |lua, t, ()| {
+        let s = storage(t)
+            .snapshot()
+            .map_err(|e| err(format!("{name}:Snapshot: {e}")))?;
+        (LSnapshot::new(s), OK).into_lua_multi(lua)
+    });
+    m.add_method("InitialState", move |_, t, ()| {
+        let st = storage(t)
+            .initial_state()
+            .map_err(|e| err(format!("{name}:InitialState: {e}")))?;
+        Ok(initial_state_values(st))
+    });
 }
 
 impl LuaUserData for LMemoryStorage {
@@ -191,32 +221,7 @@ impl LuaUserData for LMemoryStorage {
                 t.create_snapshot(lua, &i, &cs, &data)
             },
         );
-        m.add_method("FirstIndex", |_, t, ()| {
-            query(t.0.first_index(), "memorystorage:FirstIndex")
-        });
-        m.add_method("LastIndex", |_, t, ()| {
-            query(t.0.last_index(), "memorystorage:LastIndex")
-        });
-        m.add_method("Term", |_, t, i: LuaValue| {
-            let i = to_u64(&i, "memorystorage:Term")?;
-            query(t.0.term(i), "memorystorage:Term")
-        });
-        m.add_method(
-            "Entries",
-            |lua, t, (lo, hi, max): (LuaValue, LuaValue, LuaValue)| t.entries(lua, &lo, &hi, &max),
-        );
-        m.add_method("Snapshot", |lua, t, ()| {
-            let s =
-                t.0.snapshot()
-                    .map_err(|e| err(format!("memorystorage:Snapshot: {e}")))?;
-            (LSnapshot::new(s), OK).into_lua_multi(lua)
-        });
-        m.add_method("InitialState", |_, t, ()| {
-            let st =
-                t.0.initial_state()
-                    .map_err(|e| err(format!("memorystorage:InitialState: {e}")))?;
-            Ok(initial_state_values(st))
-        });
+        add_storage_queries(m, "memorystorage", |t| &t.0);
         m.add_meta_method(LuaMetaMethod::Index, |_, t, k: LuaValue| {
             match key_str(&k).as_deref() {
                 Some("hardstate") => Ok(LHardState(Hs::full(t.0.hard_state()))),

@@ -18,12 +18,11 @@ use raft_store::{Group, Store, StoreOptions};
 
 use crate::codes::{ERR_APPEND_OUT_OF_DATA, OK};
 use crate::memory_storage::{
-    code_or_raise, contiguous_entries, create_snapshot_args, entries_args, entries_result,
-    initial_state_values, query, snapshot_result,
+    add_storage_queries, code_or_raise, contiguous_entries, create_snapshot_args, snapshot_result,
 };
 use crate::pb::hardstate::{hardstate_from_lua, LHardState};
 use crate::pb::presence::Hs;
-use crate::pb::snapshot::{snapshot_from_lua, LSnapshot};
+use crate::pb::snapshot::snapshot_from_lua;
 use crate::ready::LReady;
 use crate::util::{err, key_str, to_bool, to_u64, type_desc, unknown_member};
 
@@ -180,36 +179,7 @@ impl LuaUserData for LStoreGroup {
             t.0.persist(hs, snap, &ents, must_sync)
                 .map_err(|e| raise(what, e))
         });
-        m.add_method("FirstIndex", |_, t, ()| {
-            query(t.0.first_index(), "store group:FirstIndex")
-        });
-        m.add_method("LastIndex", |_, t, ()| {
-            query(t.0.last_index(), "store group:LastIndex")
-        });
-        m.add_method("Term", |_, t, i: LuaValue| {
-            let i = to_u64(&i, "store group:Term")?;
-            query(t.0.term(i), "store group:Term")
-        });
-        m.add_method(
-            "Entries",
-            |lua, t, (lo, hi, max): (LuaValue, LuaValue, LuaValue)| {
-                let what = "store group:Entries";
-                let (lo, hi, max) = entries_args(&lo, &hi, &max, what)?;
-                entries_result(lua, t.0.entries(lo, hi, max), what)
-            },
-        );
-        m.add_method("Snapshot", |lua, t, ()| {
-            let s =
-                t.0.snapshot()
-                    .map_err(|e| raise("store group:Snapshot", e))?;
-            (LSnapshot::new(s), OK).into_lua_multi(lua)
-        });
-        m.add_method("InitialState", |_, t, ()| {
-            let st =
-                t.0.initial_state()
-                    .map_err(|e| raise("store group:InitialState", e))?;
-            Ok(initial_state_values(st))
-        });
+        add_storage_queries(m, "store group", |t| &t.0);
         m.add_method("id", |_, t, ()| Ok(crate::util::lua_u64(t.0.id())));
         m.add_meta_method(LuaMetaMethod::Index, |_, t, k: LuaValue| {
             match key_str(&k).as_deref() {
