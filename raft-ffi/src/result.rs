@@ -58,60 +58,54 @@ pub enum raft_result {
 
 use raft_result::*;
 
-impl raft_result {
-    /// The stable name and a short description of the code.
-    pub fn describe(self) -> &'static str {
-        match self {
-            RAFT_OK => "RAFT_OK: success\0",
-            RAFT_ERR_NULL => "RAFT_ERR_NULL: a required pointer argument was NULL\0",
-            RAFT_ERR_INVALID_ARGUMENT => "RAFT_ERR_INVALID_ARGUMENT: an argument is out of range\0",
-            RAFT_ERR_DECODE => "RAFT_ERR_DECODE: malformed protobuf bytes\0",
-            RAFT_ERR_CONFIG_INVALID => "RAFT_ERR_CONFIG_INVALID: invalid configuration\0",
-            RAFT_ERR_PROPOSAL_DROPPED => "RAFT_ERR_PROPOSAL_DROPPED: raft proposal dropped\0",
-            RAFT_ERR_STEP_LOCAL_MSG => "RAFT_ERR_STEP_LOCAL_MSG: cannot step a local message\0",
-            RAFT_ERR_STEP_PEER_NOT_FOUND => {
-                "RAFT_ERR_STEP_PEER_NOT_FOUND: cannot step as peer not found\0"
-            }
-            RAFT_ERR_CONF_CHANGE => "RAFT_ERR_CONF_CHANGE: configuration change refused\0",
-            RAFT_ERR_MISUSE => "RAFT_ERR_MISUSE: call out of protocol\0",
-            RAFT_ERR_INVARIANT => "RAFT_ERR_INVARIANT: input refused by a log invariant\0",
-            RAFT_ERR_COMPACTED => "RAFT_ERR_COMPACTED: requested index is compacted\0",
-            RAFT_ERR_UNAVAILABLE => "RAFT_ERR_UNAVAILABLE: requested entries are unavailable\0",
-            RAFT_ERR_SNAPSHOT_OUT_OF_DATE => {
-                "RAFT_ERR_SNAPSHOT_OUT_OF_DATE: snapshot older than the existing one\0"
-            }
-            RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE => {
-                "RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE: snapshot temporarily unavailable\0"
-            }
-            RAFT_ERR_STORAGE => "RAFT_ERR_STORAGE: storage failure\0",
-            RAFT_ERR_PANIC => "RAFT_ERR_PANIC: internal panic caught; handle unusable\0",
-            RAFT_ERR_POISONED => "RAFT_ERR_POISONED: handle unusable after an earlier failure\0",
-        }
-    }
+/// Declares the name and description of every code once and derives from
+/// that one list both [`raft_result::describe`] and [`raft_result::ALL`].
+/// The enum above stays written out because cbindgen reads it; the
+/// exhaustive `match` in `describe` makes the compiler refuse a code that is
+/// missing from the list, and a listed name that is not a code does not
+/// resolve, so the two cannot drift apart.
+macro_rules! result_codes {
+    ($($code:ident => $text:literal,)+) => {
+        impl raft_result {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [raft_result] = &[$($code),+];
 
+            /// The stable name and a short description of the code,
+            /// NUL-terminated.
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $($code => concat!(stringify!($code), ": ", $text, "\0"),)+
+                }
+            }
+        }
+    };
+}
+
+result_codes! {
+    RAFT_OK => "success",
+    RAFT_ERR_NULL => "a required pointer argument was NULL",
+    RAFT_ERR_INVALID_ARGUMENT => "an argument is out of range",
+    RAFT_ERR_DECODE => "malformed protobuf bytes",
+    RAFT_ERR_CONFIG_INVALID => "invalid configuration",
+    RAFT_ERR_PROPOSAL_DROPPED => "raft proposal dropped",
+    RAFT_ERR_STEP_LOCAL_MSG => "cannot step a local message",
+    RAFT_ERR_STEP_PEER_NOT_FOUND => "cannot step as peer not found",
+    RAFT_ERR_CONF_CHANGE => "configuration change refused",
+    RAFT_ERR_MISUSE => "call out of protocol",
+    RAFT_ERR_INVARIANT => "input refused by a log invariant",
+    RAFT_ERR_COMPACTED => "requested index is compacted",
+    RAFT_ERR_UNAVAILABLE => "requested entries are unavailable",
+    RAFT_ERR_SNAPSHOT_OUT_OF_DATE => "snapshot older than the existing one",
+    RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE => "snapshot temporarily unavailable",
+    RAFT_ERR_STORAGE => "storage failure",
+    RAFT_ERR_PANIC => "internal panic caught; handle unusable",
+    RAFT_ERR_POISONED => "handle unusable after an earlier failure",
+}
+
+impl raft_result {
     /// The code for a number, if it is one.
     pub fn from_i32(v: i32) -> Option<raft_result> {
-        const ALL: [raft_result; 18] = [
-            RAFT_OK,
-            RAFT_ERR_NULL,
-            RAFT_ERR_INVALID_ARGUMENT,
-            RAFT_ERR_DECODE,
-            RAFT_ERR_CONFIG_INVALID,
-            RAFT_ERR_PROPOSAL_DROPPED,
-            RAFT_ERR_STEP_LOCAL_MSG,
-            RAFT_ERR_STEP_PEER_NOT_FOUND,
-            RAFT_ERR_CONF_CHANGE,
-            RAFT_ERR_MISUSE,
-            RAFT_ERR_INVARIANT,
-            RAFT_ERR_COMPACTED,
-            RAFT_ERR_UNAVAILABLE,
-            RAFT_ERR_SNAPSHOT_OUT_OF_DATE,
-            RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE,
-            RAFT_ERR_STORAGE,
-            RAFT_ERR_PANIC,
-            RAFT_ERR_POISONED,
-        ];
-        ALL.into_iter().find(|c| *c as i32 == v)
+        raft_result::ALL.iter().copied().find(|c| *c as i32 == v)
     }
 }
 
@@ -200,8 +194,12 @@ mod tests {
 
     #[test]
     fn every_code_has_its_own_name_and_round_trips() {
-        for v in 0..18 {
-            let c = raft_result::from_i32(v).expect("dense codes 0..=17");
+        // Codes are dense from 0 and listed in numeric order.
+        for (i, c) in raft_result::ALL.iter().enumerate() {
+            assert_eq!(*c as i32, i as i32, "{c:?} out of order");
+        }
+        for v in 0..raft_result::ALL.len() as i32 {
+            let c = raft_result::from_i32(v).expect("dense codes");
             assert_eq!(c as i32, v);
             // SAFETY: raft_result_str returns a static NUL-terminated string.
             let s = unsafe { CStr::from_ptr(raft_result_str(v)) }
@@ -213,6 +211,7 @@ mod tests {
         let s = unsafe { CStr::from_ptr(raft_result_str(999)) };
         assert!(s.to_str().unwrap().starts_with("RAFT_ERR_UNKNOWN"));
         assert_eq!(raft_result::from_i32(-1), None);
+        assert_eq!(raft_result::from_i32(raft_result::ALL.len() as i32), None);
     }
 
     #[test]
