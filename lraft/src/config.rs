@@ -3,9 +3,10 @@
 use mlua::prelude::*;
 use raft_core::{Config, ReadOnlyOption, NO_LIMIT};
 
+use crate::error::Error;
 use crate::storage_ref::StorageRef;
 use crate::util::{
-    err, key_str, lua_u64, to_bool, to_count, to_u64, to_u64_list, u64_list, unknown_member,
+    key_str, lua_u64, to_bool, to_count, to_u64, to_u64_list, u64_list, unknown_member,
 };
 
 /// A configuration: the core's [`Config`] plus the bootstrap peer lists and
@@ -53,7 +54,7 @@ fn size_set(v: &LuaValue, what: &str) -> LuaResult<u64> {
 }
 
 fn count_set(v: &LuaValue, what: &str) -> LuaResult<usize> {
-    usize::try_from(to_count(v, what)?).map_err(|_| err(format!("{what}: too large")))
+    usize::try_from(to_count(v, what)?).map_err(|_| Error::invalid(what, "too large").into())
 }
 
 impl LConfig {
@@ -111,9 +112,11 @@ impl LConfig {
                     0 => ReadOnlyOption::Safe,
                     1 => ReadOnlyOption::LeaseBased,
                     n => {
-                        return Err(err(format!(
-                            "{what}: {n} is not 0 (Safe) or 1 (LeaseBased)"
-                        )))
+                        return Err(Error::invalid(
+                            what,
+                            format!("{n} is not 0 (Safe) or 1 (LeaseBased)"),
+                        )
+                        .into())
                     }
                 }
             }

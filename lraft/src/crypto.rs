@@ -14,7 +14,8 @@ use hmac::{Hmac, Mac};
 use mlua::prelude::*;
 use sha2::Sha256;
 
-use crate::util::{err, to_bytes, to_u64};
+use crate::error::Error;
+use crate::util::{to_bytes, to_u64};
 
 /// The most bytes `random_bytes` hands out in one call.
 pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
@@ -50,14 +51,15 @@ fn lua_eq(_: &Lua, (a, b): (LuaValue, LuaValue)) -> LuaResult<bool> {
 fn lua_random(lua: &Lua, n: LuaValue) -> LuaResult<LuaString> {
     let n = to_u64(&n, "random_bytes: n")?;
     if n > MAX_RANDOM_BYTES {
-        return Err(err(format!(
-            "random_bytes: n must be at most {MAX_RANDOM_BYTES}, got {}",
-            n as i64
-        )));
+        return Err(Error::invalid(
+            "random_bytes",
+            format!("n must be at most {MAX_RANDOM_BYTES}, got {}", n as i64),
+        )
+        .into());
     }
     let mut buf = vec![0u8; n as usize];
     getrandom::getrandom(&mut buf)
-        .map_err(|e| err(format!("random_bytes: the OS random source failed: {e}")))?;
+        .map_err(|e| Error::invalid("random_bytes", format!("the OS random source failed: {e}")))?;
     lua.create_string(&buf)
 }
 

@@ -19,7 +19,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
-use crate::util::{err, to_bool, to_bytes, to_u64, type_desc};
+use crate::error::Error;
+use crate::util::{to_bool, to_bytes, to_u64, type_desc};
 use raft_store::ldb::{base_options, get_key};
 
 type Shared = Rc<RefCell<Option<DB>>>;
@@ -39,13 +40,13 @@ pub struct LBatch {
 }
 
 fn closed() -> LuaError {
-    err("leveldb: the database is closed")
+    Error::invalid("leveldb", "the database is closed").into()
 }
 
 fn with_db<R>(db: &Shared, f: impl FnOnce(&mut DB) -> LuaResult<R>) -> LuaResult<R> {
     let mut g = db
         .try_borrow_mut()
-        .map_err(|_| err("leveldb: the database is busy"))?;
+        .map_err(|_| Error::invalid("leveldb", "the database is busy"))?;
     match g.as_mut() {
         Some(d) => f(d),
         None => Err(closed()),
@@ -61,7 +62,7 @@ fn sync_arg(v: &LuaValue, what: &str) -> LuaResult<bool> {
 }
 
 fn ldb_err(what: &str, e: rusty_leveldb::Status) -> LuaError {
-    err(format!("leveldb {what}: {e}"))
+    Error::io(format!("leveldb {what}"), e).into()
 }
 
 fn options_from_lua(v: &LuaValue) -> LuaResult<Options> {
@@ -70,10 +71,11 @@ fn options_from_lua(v: &LuaValue) -> LuaResult<Options> {
         LuaValue::Nil => return Ok(o),
         LuaValue::Table(t) => t,
         other => {
-            return Err(err(format!(
-                "leveldb.open: options must be a table, got {}",
-                type_desc(other)
-            )))
+            return Err(Error::invalid(
+                "leveldb.open",
+                format!("options must be a table, got {}", type_desc(other)),
+            )
+            .into())
         }
     };
     for pair in t.pairs::<LuaValue, LuaValue>() {
@@ -98,11 +100,15 @@ fn options_from_lua(v: &LuaValue) -> LuaResult<Options> {
                     rusty_leveldb::compressor::NoneCompressor::ID
                 }
             }
-            _ => return Err(err(format!("leveldb.open: unknown option '{name}'"))),
+            _ => {
+                return Err(
+                    Error::invalid("leveldb.open", format!("unknown option '{name}'")).into(),
+                )
+            }
         }
     }
     if o.write_buffer_size == 0 || o.block_size == 0 {
-        return Err(err("leveldb.open: sizes must be positive"));
+        return Err(Error::invalid("leveldb.open", "sizes must be positive").into());
     }
     Ok(o)
 }
@@ -110,10 +116,11 @@ fn options_from_lua(v: &LuaValue) -> LuaResult<Options> {
 /// `leveldb.open(path[, options])` -> db, or nil and a message.
 fn open(lua: &Lua, (path, opts): (LuaValue, LuaValue)) -> LuaResult<LuaMultiValue> {
     let LuaValue::String(p) = &path else {
-        return Err(err(format!(
-            "leveldb.open: path must be a string, got {}",
-            type_desc(&path)
-        )));
+        return Err(Error::invalid(
+            "leveldb.open",
+            format!("path must be a string, got {}", type_desc(&path)),
+        )
+        .into());
     };
     let path = p.to_str()?.to_string();
     let o = options_from_lua(&opts)?;
@@ -135,21 +142,23 @@ pub fn destroy(path: &str) -> LuaResult<bool> {
         return Ok(true);
     }
     if !p.is_dir() {
-        return Err(err(format!("leveldb.destroy: {path} is not a directory")));
+        return Err(Error::invalid("leveldb.destroy", format!("{path} is not a directory")).into());
     }
     let looks_like_db = p.join("CURRENT").exists() || p.join("LOCK").exists();
     let empty = std::fs::read_dir(p)
-        .map_err(|e| err(format!("leveldb.destroy {path}: {e}")))?
+        .map_err(|e| Error::io(format!("leveldb.destroy {path}"), e))?
         .next()
         .is_none();
     if !looks_like_db && !empty {
-        return Err(err(format!(
-            "leveldb.destroy: {path} does not look like a LevelDB database; not removing it"
-        )));
+        return Err(Error::invalid(
+            "leveldb.destroy",
+            format!("{path} does not look like a LevelDB database; not removing it"),
+        )
+        .into());
     }
-    std::fs::remove_dir_all(p).map_err(|e| err(format!("leveldb.destroy {path}: {e}")))?;
+    std::fs::remove_dir_all(p).map_err(|e| Error::io(format!("leveldb.destroy {path}"), e))?;
     if let Err(e) = raft_store::ldb::sync_parent_dir(p) {
-        return Err(err(format!("leveldb.destroy {path}: {e}")));
+        return Err(Error::io(format!("leveldb.destroy {path}"), e).into());
     }
     Ok(true)
 }
@@ -200,14 +209,11 @@ impl LuaUserData for LDb {
         m.add_method("write", |_, t, (b, sync): (LuaValue, LuaValue)| {
             let sync = sync_arg(&sync, "db:write: sync")?;
             let LuaValue::UserData(ud) = &b else {
-                return Err(err(format!(
-                    "db:write: expected a batch, got {}",
-                    type_desc(&b)
-                )));
+                return Err(Error::ty("db:write", "a batch", &b).into());
             };
             let mut batch = ud
                 .borrow_mut::<LBatch>()
-                .map_err(|_| err(format!("db:write: expected a batch, got {}", type_desc(&b))))?;
+                .map_err(|_| Error::ty("db:write", "a batch", &b))?;
             with_db(&t.db, |d| {
                 let mut wb = WriteBatch::default();
                 for (k, v) in &batch.ops {
@@ -245,7 +251,7 @@ impl LuaUserData for LDb {
                 }
                 let mut st = state
                     .try_borrow_mut()
-                    .map_err(|_| err("leveldb iterator: re-entered"))?;
+                    .map_err(|_| Error::invalid("leveldb iterator", "re-entered"))?;
                 let (it, started, lo, hi) = &mut *st;
                 if !*started {
                     *started = true;
@@ -288,7 +294,7 @@ impl LuaUserData for LDb {
 fn close(db: &Shared) -> LuaResult<()> {
     let mut g = db
         .try_borrow_mut()
-        .map_err(|_| err("leveldb: the database is busy"))?;
+        .map_err(|_| Error::invalid("leveldb", "the database is busy"))?;
     if let Some(mut d) = g.take() {
         d.close().map_err(|e| ldb_err("close", e))?;
     }
@@ -370,10 +376,11 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
         "destroy",
         lua.create_function(|_, p: LuaValue| {
             let LuaValue::String(s) = &p else {
-                return Err(err(format!(
-                    "leveldb.destroy: path must be a string, got {}",
-                    type_desc(&p)
-                )));
+                return Err(Error::invalid(
+                    "leveldb.destroy",
+                    format!("path must be a string, got {}", type_desc(&p)),
+                )
+                .into());
             };
             destroy(&s.to_str()?)
         })?,

@@ -3,9 +3,9 @@
 //! durable store `lraft.store`) and a LevelDB binding (`lraft.leveldb`).
 //! The API follows the `lraft` compatibility contract.
 
-pub mod codes;
 pub mod config;
 pub mod crypto;
+pub mod error;
 pub mod errors;
 pub mod leveldb;
 pub mod list;
@@ -75,7 +75,7 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
     t.set("_VERSION", env!("CARGO_PKG_VERSION"))?;
     t.set("None", 0)?;
     t.set("noLimit", i64::MAX)?;
-    for (name, v) in codes::ERROR_CODES {
+    for (name, v) in error::ERROR_CODES {
         t.set(*name, *v)?;
     }
     for (i, name) in [

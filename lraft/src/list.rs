@@ -8,11 +8,12 @@ use std::rc::Rc;
 use mlua::prelude::*;
 use raft_core::eraftpb::{Entry, Message};
 
+use crate::error::Error;
 use crate::pb::entry::LEntry;
 use crate::pb::message::LMessage;
 use crate::pb::presence::Msg;
 use crate::readstate::LReadState;
-use crate::util::{err, to_u64, unknown_member};
+use crate::util::{to_u64, unknown_member};
 
 /// What a view lists.
 #[derive(Debug, Clone)]
@@ -95,7 +96,9 @@ impl LuaUserData for LList {
         m.add_method("at", |lua, t, i: LuaValue| t.at(lua, index_arg(&i)?));
         m.add_function("ipairs", |lua, this: LuaAnyUserData| {
             if !this.is::<LList>() {
-                return Err(err("list:ipairs: expected a list view"));
+                return Err(
+                    Error::ty("list:ipairs", "a list view", &LuaValue::UserData(this)).into(),
+                );
             }
             let step = lua.create_function(|lua, (ud, i): (LuaAnyUserData, i64)| {
                 let l = ud.borrow::<LList>()?;
@@ -118,10 +121,14 @@ impl LuaUserData for LList {
         m.add_meta_method(
             LuaMetaMethod::NewIndex,
             |_, _, (k, _v): (LuaValue, LuaValue)| -> LuaResult<()> {
-                Err(err(format!(
-                    "list views are read-only (assignment to {})",
-                    crate::util::key_str(&k).unwrap_or_else(|| format!("{k:?}"))
-                )))
+                Err(Error::invalid(
+                    "list views are read-only",
+                    format!(
+                        "assignment to {}",
+                        crate::util::key_str(&k).unwrap_or_else(|| format!("{k:?}"))
+                    ),
+                )
+                .into())
             },
         );
         m.add_meta_method(LuaMetaMethod::ToString, |_, t, ()| {

@@ -7,7 +7,8 @@ use mlua::prelude::*;
 use raft_core::logger::StderrLogger;
 use raft_core::Level;
 
-use crate::util::{err, to_u64, unknown_member};
+use crate::error::Error;
+use crate::util::{to_u64, unknown_member};
 
 /// The Lua level names, in increasing order.
 pub const LEVELS: [&str; 7] = [
@@ -53,9 +54,11 @@ impl LuaUserData for LLogger {
         f.add_field_method_set("level", |_, _, v: LuaValue| {
             let l = to_u64(&v, "logger.level")? as i64;
             if !(0..LEVELS.len() as i64).contains(&l) {
-                return Err(err(format!(
-                    "logger.level: {l} is not a level (LOG_ALL..LOG_OFF)"
-                )));
+                return Err(Error::invalid(
+                    "logger.level",
+                    format!("{l} is not a level (LOG_ALL..LOG_OFF)"),
+                )
+                .into());
             }
             LUA_LEVEL.store(l, Ordering::Relaxed);
             process_logger().set_level(core_level(l));

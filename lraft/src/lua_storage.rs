@@ -13,11 +13,12 @@ use mlua::prelude::*;
 use raft_core::eraftpb::{Entry, HardState, Snapshot};
 use raft_core::{RaftState, Result as CoreResult, Storage, StorageError};
 
-use crate::codes::{storage_error, OK};
+use crate::error::Error;
+use crate::error::{storage_error, OK};
 use crate::pb::entry::entries_from_lua;
 use crate::pb::hardstate::LHardState;
 use crate::pb::snapshot::LSnapshot;
-use crate::util::{err, type_desc};
+use crate::util::type_desc;
 
 /// The storage object handed to the core.
 #[derive(Debug)]
@@ -45,10 +46,12 @@ impl LuaUserData for LStorageBase {
 pub fn new_lua_storage(_: &Lua, v: LuaValue) -> LuaResult<LStorageBase> {
     match v {
         LuaValue::Table(tbl) => Ok(LStorageBase(Rc::new(LuaStorage { tbl }))),
-        other => Err(err(format!(
-            "lraft.ldbstorage: expected a table implementing the storage callbacks, got {}",
-            type_desc(&other)
-        ))),
+        other => Err(Error::ty(
+            "lraft.ldbstorage",
+            "a table implementing the storage callbacks",
+            &other,
+        )
+        .into()),
     }
 }
 

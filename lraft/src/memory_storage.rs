@@ -10,23 +10,17 @@ use mlua::prelude::*;
 use raft_core::eraftpb::{ConfState, Entry, Snapshot};
 use raft_core::{Error, MemoryStorage, RaftState, Storage};
 
-use crate::codes::{error_code, ERR_APPEND_OUT_OF_DATA, OK};
+use crate::error::{code_or_raise, Error as LraftError, ERR_APPEND_OUT_OF_DATA, OK};
 use crate::list::LList;
 use crate::pb::entry::entries_from_lua;
 use crate::pb::hardstate::{hardstate_from_lua, LHardState};
 use crate::pb::presence::Hs;
 use crate::pb::snapshot::{conf_state_from_lua, snapshot_from_lua, LSnapshot};
-use crate::util::{err, key_str, lua_u64, to_bytes, to_u64, to_u64_trunc, unknown_member};
+use crate::util::{key_str, lua_u64, to_bytes, to_u64, to_u64_trunc, unknown_member};
 
 /// A memory storage as seen from Lua.
 #[derive(Debug, Clone, Default)]
 pub struct LMemoryStorage(pub MemoryStorage);
-
-/// The code of an expected storage outcome; anything else raises with
-/// `what` as context.
-pub(crate) fn code_or_raise(e: Error, what: &str) -> LuaResult<i64> {
-    error_code(&e).ok_or_else(|| err(format!("{what}: {e}")))
-}
 
 /// `err, value` for a storage query.
 pub(crate) fn query(r: raft_core::Result<u64>, what: &str) -> LuaResult<(i64, LuaValue)> {
@@ -43,12 +37,16 @@ pub(crate) fn contiguous_entries(v: &LuaValue, what: &str) -> LuaResult<Vec<Entr
     let ents = entries_from_lua(v, what)?;
     for (k, w) in ents.windows(2).enumerate() {
         if w[0].index.checked_add(1) != Some(w[1].index) {
-            return Err(err(format!(
-                "{what}: entries are not contiguous at position {} (index {} after {})",
-                k + 2,
-                w[1].index,
-                w[0].index
-            )));
+            return Err(LraftError::invalid(
+                what,
+                format!(
+                    "entries are not contiguous at position {} (index {} after {})",
+                    k + 2,
+                    w[1].index,
+                    w[0].index
+                ),
+            )
+            .into());
         }
     }
     Ok(ents)
@@ -182,13 +180,13 @@ where
     m.add_method("Snapshot", move |lua, t, ()| {
         let s = storage(t)
             .snapshot()
-            .map_err(|e| err(format!("{name}:Snapshot: {e}")))?;
+            .map_err(|e| LraftError::core(format!("{name}:Snapshot"), e))?;
         (LSnapshot::new(s), OK).into_lua_multi(lua)
     });
     m.add_method("InitialState", move |_, t, ()| {
         let st = storage(t)
             .initial_state()
-            .map_err(|e| err(format!("{name}:InitialState: {e}")))?;
+            .map_err(|e| LraftError::core(format!("{name}:InitialState"), e))?;
         Ok(initial_state_values(st))
     });
 }

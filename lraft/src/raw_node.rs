@@ -15,11 +15,12 @@ use mlua::prelude::*;
 use raft_core::eraftpb::{ConfChange, ConfChangeType, Message};
 use raft_core::{ConfChangeI, Error, RawNode, ReadState, SnapshotStatus, Storage};
 
-use crate::codes::{
-    error_code, storage_error, ERR_FALSE, ERR_PROPOSAL_DROPPED, ERR_STEP_LOCAL_MSG,
+use crate::config::LConfig;
+use crate::error::Error as LraftError;
+use crate::error::{
+    code_of, storage_error, ERR_FALSE, ERR_PROPOSAL_DROPPED, ERR_STEP_LOCAL_MSG,
     ERR_STEP_PEER_NOT_FOUND, OK,
 };
-use crate::config::LConfig;
 use crate::list::LList;
 use crate::pb::confchange::confchange_from_lua;
 use crate::pb::message::{message_from_lua, LMessage};
@@ -28,7 +29,7 @@ use crate::pb::snapshot::LConfState;
 use crate::readstate::{read_states_from_lua, LReadState};
 use crate::ready::LReady;
 use crate::status::status_table;
-use crate::util::{err, key_str, lua_u64, to_bool, to_bytes, to_u64, to_u64_list, type_desc};
+use crate::util::{key_str, lua_u64, to_bool, to_bytes, to_u64, to_u64_list};
 
 type Node = RawNode<Box<dyn Storage>>;
 
@@ -79,9 +80,11 @@ pub fn new_raw_node(_: &Lua, _: ()) -> LuaResult<LRawNode> {
 }
 
 fn busy(what: &str) -> LuaError {
-    err(format!(
-        "rawnode:{what}: the node is busy (called from inside a storage callback or step_func of the same node)"
-    ))
+    LraftError::invalid(
+        format!("rawnode:{what}"),
+        "the node is busy (called from inside a storage callback or step_func of the same node)",
+    )
+    .into()
 }
 
 /// The core error a `step_func` result code stands for.
@@ -101,10 +104,14 @@ impl LRawNode {
     fn with<T>(&self, what: &str, f: impl FnOnce(&mut Live) -> LuaResult<T>) -> LuaResult<T> {
         let mut g = self.slot.try_borrow_mut().map_err(|_| busy(what))?;
         match &mut *g {
-            Slot::Uninit => Err(err(format!(
-                "rawnode:{what}: the node is not initialised (call node:init(cfg, peers) first)"
-            ))),
-            Slot::Closed => Err(err(format!("rawnode:{what}: the node is closed"))),
+            Slot::Uninit => Err(LraftError::invalid(
+                format!("rawnode:{what}"),
+                "the node is not initialised (call node:init(cfg, peers) first)",
+            )
+            .into()),
+            Slot::Closed => {
+                Err(LraftError::invalid(format!("rawnode:{what}"), "the node is closed").into())
+            }
             Slot::Live(l) => {
                 *self.hook.borrow_mut() = HookOutcome::Quiet;
                 f(l)
@@ -125,7 +132,11 @@ impl LRawNode {
     ) -> LuaResult<i64> {
         let outcome = std::mem::take(&mut *self.hook.borrow_mut());
         if let HookOutcome::Raised(e) = outcome {
-            return Err(err(format!("rawnode:{what}: step_func raised: {e}")));
+            return Err(LraftError::invalid(
+                format!("rawnode:{what}"),
+                format!("step_func raised: {e}"),
+            )
+            .into());
         }
         if l.node.is_failed() {
             return Err(self.failed(l, what));
@@ -136,22 +147,26 @@ impl LRawNode {
                 if let HookOutcome::Code(c) = outcome {
                     return Ok(c);
                 }
-                match error_code(&e) {
+                match code_of(&e) {
                     Some(c) => Ok(c),
                     // A misuse (such as a message addressed to another
                     // node) is the caller's bug: raise it even here.
                     None if soft && !matches!(e, Error::Misuse(_)) => Ok(ERR_FALSE),
-                    None => Err(err(format!("rawnode:{what}: {e}"))),
+                    None => Err(LraftError::core(format!("rawnode:{what}"), e).into()),
                 }
             }
         }
     }
 
     fn failed(&self, l: &Live, what: &str) -> LuaError {
-        err(format!(
-            "rawnode:{what}: the node failed and refuses further calls: {}",
-            l.node.failure().unwrap_or("unknown failure")
-        ))
+        LraftError::invalid(
+            format!("rawnode:{what}"),
+            format!(
+                "the node failed and refuses further calls: {}",
+                l.node.failure().unwrap_or("unknown failure")
+            ),
+        )
+        .into()
     }
 
     /// Runs a core call that returns an error code.
@@ -174,28 +189,35 @@ impl LRawNode {
         let cfg = match cfg {
             LuaValue::UserData(ud) if ud.is::<LConfig>() => ud.borrow::<LConfig>()?.clone(),
             other => {
-                return Err(err(format!(
-                    "rawnode:init: expected a config as the first argument, got {}",
-                    type_desc(other)
-                )))
+                return Err(
+                    LraftError::ty("rawnode:init", "a config as the first argument", other).into(),
+                )
             }
         };
         let peers = to_u64_list(peers, "rawnode:init: peers")?;
         let mut g = self.slot.try_borrow_mut().map_err(|_| busy("init"))?;
         match &*g {
             Slot::Uninit => {}
-            Slot::Live(_) => return Err(err("rawnode:init: the node is already initialised")),
-            Slot::Closed => return Err(err("rawnode:init: the node is closed")),
+            Slot::Live(_) => {
+                return Err(
+                    LraftError::invalid("rawnode:init", "the node is already initialised").into(),
+                )
+            }
+            Slot::Closed => {
+                return Err(LraftError::invalid("rawnode:init", "the node is closed").into())
+            }
         }
         let Some(storage) = &cfg.storage else {
-            return Err(err(
-                "rawnode:init: config.Storage is not set (a memorystorage or a Lua storage base)",
-            ));
+            return Err(LraftError::invalid(
+                "rawnode:init",
+                "config.Storage is not set (a memorystorage or a Lua storage base)",
+            )
+            .into());
         };
         let mut core = cfg.cfg.clone();
         // The contract's Ready timing: own votes and appends count at once.
         core.immediate_self_ack = true;
-        let fail = |e: Error| err(format!("rawnode:init: {e}"));
+        let fail = |e: Error| -> LuaError { LraftError::core("rawnode:init", e).into() };
         let mut node = RawNode::new(&core, storage.boxed()).map_err(fail)?;
         let st = node.store().initial_state().map_err(fail)?;
         let empty = node.store().last_index().map_err(fail)? == 0 && st.hard_state.is_empty();
@@ -243,7 +265,7 @@ impl LRawNode {
                 }
                 Err(e) => {
                     self.finish(l, "ready", Err(e.clone()), false)?;
-                    Err(err(format!("rawnode:ready: {e}")))
+                    Err(LraftError::core("rawnode:ready", e).into())
                 }
             }
         })?;
@@ -257,10 +279,12 @@ impl LRawNode {
                 (r.node, r.seq)
             }
             other => {
-                return Err(err(format!(
-                    "rawnode:advance: expected the ready returned by node:ready(), got {}",
-                    type_desc(other)
-                )))
+                return Err(LraftError::ty(
+                    "rawnode:advance",
+                    "the ready returned by node:ready()",
+                    other,
+                )
+                .into())
             }
         };
         self.with("advance", |l| {
@@ -270,14 +294,18 @@ impl LRawNode {
             // As in etcd, advance acknowledges every Ready handed out since
             // the last advance; the one given must be one of them.
             if l.seq == l.advanced {
-                return Err(err(
-                    "rawnode:advance: there is no pending Ready (call node:ready() first)",
-                ));
+                return Err(LraftError::invalid(
+                    "rawnode:advance",
+                    "there is no pending Ready (call node:ready() first)",
+                )
+                .into());
             }
             if node != self.serial || seq <= l.advanced {
-                return Err(err(
-                    "rawnode:advance: this ready is not a pending Ready of this node",
-                ));
+                return Err(LraftError::invalid(
+                    "rawnode:advance",
+                    "this ready is not a pending Ready of this node",
+                )
+                .into());
             }
             l.advanced = l.seq;
             let r = l.node.advance();
@@ -307,10 +335,7 @@ impl LRawNode {
             LuaValue::Nil => None,
             LuaValue::Function(f) => Some(f),
             other => {
-                return Err(err(format!(
-                    "rawnode.step_func: expected a function or nil, got {}",
-                    type_desc(&other)
-                )))
+                return Err(LraftError::ty("rawnode.step_func", "a function or nil", &other).into())
             }
         };
         let outcome = self.hook.clone();
@@ -328,10 +353,9 @@ impl LRawNode {
                     None | Some(LuaValue::Nil) => Ok(OK),
                     Some(LuaValue::Integer(c)) => Ok(c),
                     Some(LuaValue::Number(c)) if c.fract() == 0.0 => Ok(c as i64),
-                    Some(other) => Err(format!(
-                        "expected an error code as the result, got {}",
-                        type_desc(&other)
-                    )),
+                    Some(other) => {
+                        Err(LraftError::ty("step_func result", "an error code", &other).to_string())
+                    }
                 });
                 let mut o = outcome.borrow_mut();
                 match code {
@@ -378,7 +402,7 @@ impl LRawNode {
                 })?;
                 LList::read_states_view(Rc::new(rs)).into_lua(lua)
             }
-            Some("step_func") => Err(err("rawnode.step_func is write-only")),
+            Some("step_func") => Err(LraftError::access("rawnode.step_func", "write-only").into()),
             _ => Err(crate::util::unknown_member("rawnode", k)),
         }
     }
@@ -401,7 +425,7 @@ impl LRawNode {
                 })
             }
             Some(name @ ("id" | "uncommitted_size")) => {
-                Err(err(format!("rawnode.{name} is read-only")))
+                Err(LraftError::access(format!("rawnode.{name}"), "read-only").into())
             }
             _ => Err(crate::util::unknown_member("rawnode", k)),
         }
@@ -431,7 +455,9 @@ impl LuaUserData for LRawNode {
             // A message object, or its raftpb bytes (as received).
             let msg = match &v {
                 LuaValue::String(s) => raft_core::message_nesting::decode_message(&s.as_bytes())
-                    .map_err(|e| err(format!("rawnode:step: malformed message bytes: {e}")))?,
+                    .map_err(|e| {
+                        LraftError::invalid("rawnode:step", format!("malformed message bytes: {e}"))
+                    })?,
                 _ => message_from_lua(&v, "rawnode:step")?.m,
             };
             t.call("step", true, |n| n.step(msg))

@@ -3,7 +3,8 @@
 use bytes::Bytes;
 use mlua::prelude::*;
 
-use crate::util::{err, lua_u64, to_bytes, to_u64, type_desc, unknown_member};
+use crate::error::Error;
+use crate::util::{lua_u64, to_bytes, to_u64, unknown_member};
 
 /// A read state: `index` and `request_ctx`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,10 +77,7 @@ pub fn read_states_from_lua(v: &LuaValue, what: &str) -> LuaResult<Vec<LReadStat
                         out.push(ud.borrow::<LReadState>()?.clone())
                     }
                     other => {
-                        return Err(err(format!(
-                            "{what}[{i}]: expected a readstate, got {}",
-                            type_desc(other)
-                        )))
+                        return Err(Error::ty(format!("{what}[{i}]"), "a readstate", other).into())
                     }
                 }
             }
@@ -88,10 +86,7 @@ pub fn read_states_from_lua(v: &LuaValue, what: &str) -> LuaResult<Vec<LReadStat
         LuaValue::UserData(ud) if ud.is::<crate::list::LList>() => ud
             .borrow::<crate::list::LList>()?
             .read_states()
-            .ok_or_else(|| err(format!("{what}: expected a list of readstates"))),
-        other => Err(err(format!(
-            "{what}: expected a list of readstates, got {}",
-            type_desc(other)
-        ))),
+            .ok_or_else(|| Error::invalid(what, "expected a list of readstates").into()),
+        other => Err(Error::ty(what, "a list of readstates", other).into()),
     }
 }

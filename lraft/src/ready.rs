@@ -7,12 +7,13 @@ use mlua::prelude::*;
 use raft_core::eraftpb::{Entry, HardState, Message, Snapshot};
 use raft_core::{Ready, SoftState};
 
+use crate::error::Error;
 use crate::list::LList;
 use crate::pb::hardstate::LHardState;
 use crate::pb::presence::Hs;
 use crate::pb::snapshot::LSnapshot;
 use crate::readstate::LReadState;
-use crate::util::{err, key_str, lua_u64, unknown_member};
+use crate::util::{key_str, lua_u64, unknown_member};
 
 /// A Ready as seen from Lua. `node` and `seq` identify the node that made it
 /// and which of its Readys it is, so `advance` can refuse a stale one.
@@ -93,7 +94,8 @@ impl LuaUserData for LReady {
             let mut buf = Vec::new();
             for (i, msg) in t.messages.iter().enumerate() {
                 buf.clear();
-                prost::Message::encode(msg, &mut buf).map_err(|e| err(e.to_string()))?;
+                prost::Message::encode(msg, &mut buf)
+                    .map_err(|e| Error::invalid("ready:message_bytes", e.to_string()))?;
                 bytes.raw_set(i + 1, lua.create_string(&buf)?)?;
                 tos.raw_set(i + 1, lua_u64(msg.to))?;
             }
@@ -140,10 +142,11 @@ impl LuaUserData for LReady {
                     Some(
                         "softstate" | "hardstate" | "entries" | "committed_entries" | "readstates"
                         | "messages" | "snapshot" | "mustsync",
-                    ) => Err(err(format!(
-                        "ready.{} is read-only",
-                        key_str(&k).unwrap_or_default()
-                    ))),
+                    ) => Err(Error::access(
+                        format!("ready.{}", key_str(&k).unwrap_or_default()),
+                        "read-only",
+                    )
+                    .into()),
                     _ => Err(unknown_member("ready", &k)),
                 }
             },

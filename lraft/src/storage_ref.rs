@@ -5,10 +5,10 @@ use std::rc::Rc;
 use mlua::prelude::*;
 use raft_core::{MemoryStorage, Storage};
 
+use crate::error::Error;
 use crate::lua_storage::{LStorageBase, LuaStorage};
 use crate::memory_storage::{memory_storage_from_lua, LMemoryStorage};
 use crate::store::LStoreGroup;
-use crate::util::{err, type_desc};
 
 /// A storage assignable to `cfg.Storage`.
 #[derive(Debug, Clone)]
@@ -35,10 +35,7 @@ impl StorageRef {
                 return Ok(StorageRef::Store(g.0.clone()));
             }
         }
-        Err(err(format!(
-            "{what}: expected a memorystorage, a store group (lraft.store) or the base of a Lua storage (raft.ldbstorage(tbl)), got {}",
-            type_desc(v)
-        )))
+        Err(Error::ty(what, "a memorystorage, a store group (lraft.store) or the base of a Lua storage (raft.ldbstorage(tbl))", v).into())
     }
 
     /// The Lua value of the storage.

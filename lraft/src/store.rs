@@ -16,15 +16,15 @@ use mlua::prelude::*;
 use raft_core::Storage;
 use raft_store::{Group, Store, StoreOptions};
 
-use crate::codes::{ERR_APPEND_OUT_OF_DATA, OK};
+use crate::error::{code_or_raise, Error, ERR_APPEND_OUT_OF_DATA, OK};
 use crate::memory_storage::{
-    add_storage_queries, code_or_raise, contiguous_entries, create_snapshot_args, snapshot_result,
+    add_storage_queries, contiguous_entries, create_snapshot_args, snapshot_result,
 };
 use crate::pb::hardstate::{hardstate_from_lua, LHardState};
 use crate::pb::presence::Hs;
 use crate::pb::snapshot::snapshot_from_lua;
 use crate::ready::LReady;
-use crate::util::{err, key_str, to_bool, to_u64, type_desc, unknown_member};
+use crate::util::{key_str, to_bool, to_u64, type_desc, unknown_member};
 
 /// An open store (`lraft.store.open`).
 pub struct LStore(Store);
@@ -34,7 +34,7 @@ pub struct LStore(Store);
 pub struct LStoreGroup(pub Group);
 
 fn raise(what: &str, e: raft_core::Error) -> LuaError {
-    err(format!("{what}: {e}"))
+    Error::core(what, e).into()
 }
 
 fn options_from_lua(path: String, v: &LuaValue) -> LuaResult<StoreOptions> {
@@ -43,10 +43,11 @@ fn options_from_lua(path: String, v: &LuaValue) -> LuaResult<StoreOptions> {
         LuaValue::Nil => return Ok(o),
         LuaValue::Table(t) => t,
         other => {
-            return Err(err(format!(
-                "store.open: options must be a table, got {}",
-                type_desc(other)
-            )))
+            return Err(Error::invalid(
+                "store.open",
+                format!("options must be a table, got {}", type_desc(other)),
+            )
+            .into())
         }
     };
     for pair in t.pairs::<LuaValue, LuaValue>() {
@@ -59,11 +60,13 @@ fn options_from_lua(path: String, v: &LuaValue) -> LuaResult<StoreOptions> {
                 if matches!(val, LuaValue::Integer(i) if i < 0)
                     || matches!(val, LuaValue::Number(f) if f < 0.0)
                 {
-                    return Err(err(format!("{what}: must not be negative")));
+                    return Err(Error::invalid(what, "must not be negative").into());
                 }
                 o.cache_bytes = usize::try_from(to_u64(&val, &what)?).unwrap_or(usize::MAX)
             }
-            _ => return Err(err(format!("store.open: unknown option '{name}'"))),
+            _ => {
+                return Err(Error::invalid("store.open", format!("unknown option '{name}'")).into())
+            }
         }
     }
     Ok(o)
@@ -73,14 +76,15 @@ fn options_from_lua(path: String, v: &LuaValue) -> LuaResult<StoreOptions> {
 /// a message (a damaged file, a directory another process holds).
 fn open(lua: &Lua, (path, opts): (LuaValue, LuaValue)) -> LuaResult<LuaMultiValue> {
     let LuaValue::String(p) = &path else {
-        return Err(err(format!(
-            "store.open: path must be a string, got {}",
-            type_desc(&path)
-        )));
+        return Err(Error::invalid(
+            "store.open",
+            format!("path must be a string, got {}", type_desc(&path)),
+        )
+        .into());
     };
     let path = p.to_str()?.to_string();
     if path.is_empty() {
-        return Err(err("store.open: path is empty"));
+        return Err(Error::invalid("store.open", "path is empty").into());
     }
     let o = options_from_lua(path, &opts)?;
     match Store::open(o) {
@@ -167,14 +171,11 @@ impl LuaUserData for LStoreGroup {
         m.add_method("persist", |_, t, rd: LuaValue| {
             let what = "store group:persist";
             let LuaValue::UserData(ud) = &rd else {
-                return Err(err(format!(
-                    "{what}: expected a ready, got {}",
-                    type_desc(&rd)
-                )));
+                return Err(Error::ty(what, "a ready", &rd).into());
             };
             let rd = ud
                 .borrow::<LReady>()
-                .map_err(|_| err(format!("{what}: expected a ready, got {}", type_desc(&rd))))?;
+                .map_err(|_| Error::ty(what, "a ready", &rd))?;
             let (hs, snap, ents, must_sync) = rd.persisted_parts();
             t.0.persist(hs, snap, &ents, must_sync)
                 .map_err(|e| raise(what, e))

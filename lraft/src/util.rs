@@ -1,20 +1,14 @@
-//! Argument conversion and error helpers shared by the Lua objects.
+//! Argument conversion shared by the Lua objects (each refusal is an
+//! [`Error`]).
 
 use bytes::Bytes;
 use mlua::prelude::*;
 
+use crate::error::Error;
+
 /// The error raised when a script reads or writes a member a type lacks.
 pub fn unknown_member(ty: &str, key: &LuaValue) -> LuaError {
-    let k = match key {
-        LuaValue::String(s) => s.to_string_lossy(),
-        other => format!("{other:?}"),
-    };
-    LuaError::runtime(format!("{ty} has no member '{k}'"))
-}
-
-/// A Lua error with `msg`.
-pub fn err(msg: impl Into<String>) -> LuaError {
-    LuaError::runtime(msg.into())
+    Error::unknown_member(ty, key).into()
 }
 
 /// Reads an unsigned 64-bit integer. Lua integers are reinterpreted, so
@@ -27,14 +21,14 @@ pub fn to_u64(v: &LuaValue, what: &str) -> LuaResult<u64> {
         LuaValue::Integer(i) => Ok(*i as u64),
         LuaValue::Number(f) => match float_to_i64(*f) {
             Some(i) => Ok(i as u64),
-            None => Err(err(format!(
-                "{what}: expected an integer, got the number {f} (not an exact integer in range)"
-            ))),
+            None => Err(Error::ty_desc(
+                what,
+                "an integer",
+                format!("the number {f} (not an exact integer in range)"),
+            )
+            .into()),
         },
-        other => Err(err(format!(
-            "{what}: expected an integer, got {}",
-            type_desc(other)
-        ))),
+        other => Err(Error::ty(what, "an integer", other).into()),
     }
 }
 
@@ -43,7 +37,7 @@ pub fn to_u64(v: &LuaValue, what: &str) -> LuaResult<u64> {
 pub fn to_count(v: &LuaValue, what: &str) -> LuaResult<u64> {
     let n = to_u64(v, what)? as i64;
     if n < 0 {
-        return Err(err(format!("{what}: must not be negative")));
+        return Err(Error::invalid(what, "must not be negative").into());
     }
     Ok(n as u64)
 }
@@ -74,7 +68,7 @@ pub fn to_u64_trunc(v: &LuaValue, what: &str) -> LuaResult<u64> {
 /// Reads a Lua integer for an i32 enum field.
 pub fn to_enum(v: &LuaValue, what: &str) -> LuaResult<i32> {
     let n = to_u64(v, what)? as i64;
-    i32::try_from(n).map_err(|_| err(format!("{what}: value {n} out of range")))
+    i32::try_from(n).map_err(|_| Error::invalid(what, format!("value {n} out of range")).into())
 }
 
 /// Converts a u64 back to a Lua integer.
@@ -86,10 +80,7 @@ pub fn lua_u64(v: u64) -> LuaValue {
 pub fn to_bytes(v: &LuaValue, what: &str) -> LuaResult<Bytes> {
     match v {
         LuaValue::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-        other => Err(err(format!(
-            "{what}: expected a string, got {}",
-            type_desc(other)
-        ))),
+        other => Err(Error::ty(what, "a string", other).into()),
     }
 }
 
@@ -97,10 +88,7 @@ pub fn to_bytes(v: &LuaValue, what: &str) -> LuaResult<Bytes> {
 pub fn to_bool(v: &LuaValue, what: &str) -> LuaResult<bool> {
     match v {
         LuaValue::Boolean(b) => Ok(*b),
-        other => Err(err(format!(
-            "{what}: expected a boolean, got {}",
-            type_desc(other)
-        ))),
+        other => Err(Error::ty(what, "a boolean", other).into()),
     }
 }
 
@@ -128,10 +116,7 @@ pub fn to_u64_list(v: &LuaValue, what: &str) -> LuaResult<Vec<u64>> {
             }
             Ok(out)
         }
-        other => Err(err(format!(
-            "{what}: expected a list of integers, got {}",
-            type_desc(other)
-        ))),
+        other => Err(Error::ty(what, "a list of integers", other).into()),
     }
 }
 

@@ -5,7 +5,8 @@ use raft_core::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2};
 use raft_core::proto_ext::ConfChangeI;
 
 use super::codec::{add_codec_methods, Wire};
-use crate::util::{err, lua_u64, to_bytes, to_enum, to_u64, type_desc, unknown_member};
+use crate::error::Error;
+use crate::util::{lua_u64, to_bytes, to_enum, to_u64, unknown_member};
 
 /// A V1 conf change as seen from Lua.
 #[derive(Debug, Clone, Default)]
@@ -120,16 +121,26 @@ impl LuaUserData for LConfChangeV2 {
         });
         f.add_field_method_set("changes", |_, t, v: LuaValue| {
             let LuaValue::Table(tb) = &v else {
-                return Err(err(format!(
-                    "confchangev2.changes: expected a list of {{type=, nodeid=}} tables, got {}",
-                    type_desc(&v)
-                )));
+                return Err(Error::ty(
+                    "confchangev2.changes",
+                    "a list of {type=, nodeid=} tables",
+                    &v,
+                )
+                .into());
             };
             let mut out = Vec::new();
             for i in 1..=tb.raw_len() {
                 let x: LuaValue = tb.raw_get(i)?;
-                let LuaValue::Table(x) = x else {
-                    return Err(err(format!("confchangev2.changes[{i}]: expected a table")));
+                let x = match x {
+                    LuaValue::Table(x) => x,
+                    other => {
+                        return Err(Error::ty(
+                            format!("confchangev2.changes[{i}]"),
+                            "a table",
+                            &other,
+                        )
+                        .into())
+                    }
                 };
                 out.push(ConfChangeSingle {
                     change_type: to_enum(&x.get("type")?, "confchangev2.changes[i].type")?,
@@ -156,8 +167,5 @@ pub fn confchange_from_lua(v: &LuaValue, what: &str) -> LuaResult<ConfChangeI> {
             return Ok(ConfChangeI::V2(c.0.clone()));
         }
     }
-    Err(err(format!(
-        "{what}: expected a confchange or confchangev2, got {}",
-        type_desc(v)
-    )))
+    Err(Error::ty(what, "a confchange or confchangev2", v).into())
 }

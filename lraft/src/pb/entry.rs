@@ -4,7 +4,8 @@ use mlua::prelude::*;
 use raft_core::eraftpb::Entry;
 
 use super::codec::{add_codec_methods, Wire};
-use crate::util::{err, lua_u64, to_bytes, to_enum, to_u64, type_desc, unknown_member};
+use crate::error::Error;
+use crate::util::{lua_u64, to_bytes, to_enum, to_u64, unknown_member};
 
 /// A log entry as seen from Lua (numbers read 0 when unset).
 #[derive(Debug, Clone, Default)]
@@ -99,10 +100,7 @@ pub fn entry_from_lua(v: &LuaValue, what: &str) -> LuaResult<Entry> {
             return Ok(e.0.clone());
         }
     }
-    Err(err(format!(
-        "{what}: expected an entry, got {}",
-        type_desc(v)
-    )))
+    Err(Error::ty(what, "an entry", v).into())
 }
 
 /// Reads a list of entries: a Lua list of entry objects or an entry list view.
@@ -123,14 +121,8 @@ pub fn entries_from_lua(v: &LuaValue, what: &str) -> LuaResult<Vec<Entry>> {
                     return Ok(ents);
                 }
             }
-            Err(err(format!(
-                "{what}: expected a list of entries, got {}",
-                type_desc(v)
-            )))
+            Err(Error::ty(what, "a list of entries", v).into())
         }
-        other => Err(err(format!(
-            "{what}: expected a list of entries, got {}",
-            type_desc(other)
-        ))),
+        other => Err(Error::ty(what, "a list of entries", other).into()),
     }
 }

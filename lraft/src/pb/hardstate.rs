@@ -4,7 +4,8 @@ use mlua::prelude::*;
 
 use super::codec::{add_codec_methods, Wire};
 use super::presence::Hs;
-use crate::util::{err, lua_u64, to_u64, type_desc, unknown_member};
+use crate::error::Error;
+use crate::util::{lua_u64, to_u64, unknown_member};
 
 /// A hard state as seen from Lua; unset fields read as `nil`.
 #[derive(Debug, Clone, Default)]
@@ -97,8 +98,5 @@ pub fn hardstate_from_lua(v: &LuaValue, what: &str) -> LuaResult<Hs> {
             return Ok(h.0.clone());
         }
     }
-    Err(err(format!(
-        "{what}: expected a hardstate, got {}",
-        type_desc(v)
-    )))
+    Err(Error::ty(what, "a hardstate", v).into())
 }

@@ -8,8 +8,9 @@ use super::codec::{add_codec_methods, Wire};
 use super::entry::{entries_from_lua, LEntry};
 use super::presence::{Msg, MSG_FIELDS};
 use super::snapshot::LSnapshot;
+use crate::error::Error;
 use crate::list::LList;
-use crate::util::{err, key_str, lua_u64, to_bool, to_bytes, to_u64, type_desc, unknown_member};
+use crate::util::{key_str, lua_u64, to_bool, to_bytes, to_u64, unknown_member};
 
 /// A message as seen from Lua.
 #[derive(Debug, Clone, Default)]
@@ -81,7 +82,8 @@ fn set(t: &mut LMessage, key: LuaValue, v: LuaValue) -> LuaResult<()> {
             u64::from(to_bool(&v, &what)?)
         } else if k == "type" {
             let n = to_u64(&v, &what)? as i64;
-            i32::try_from(n).map_err(|_| err(format!("{what}: value {n} out of range")))?;
+            i32::try_from(n)
+                .map_err(|_| Error::invalid(what, format!("value {n} out of range")))?;
             n as u64
         } else {
             to_u64(&v, &what)?
@@ -102,12 +104,7 @@ fn set(t: &mut LMessage, key: LuaValue, v: LuaValue) -> LuaResult<()> {
                 LuaValue::UserData(ud) if ud.is::<LSnapshot>() => {
                     Some(Box::new(ud.borrow::<LSnapshot>()?.get()))
                 }
-                other => {
-                    return Err(err(format!(
-                        "message.snapshot: expected a snapshot, got {}",
-                        type_desc(other)
-                    )))
-                }
+                other => return Err(Error::ty("message.snapshot", "a snapshot", other).into()),
             };
         }
         "entries" => t.0.m.entries = entries_from_lua(&v, "message.entries")?,
@@ -148,10 +145,7 @@ pub fn new_message(_: &Lua, v: LuaValue) -> LuaResult<LMessage> {
     match &v {
         LuaValue::Nil => Ok(LMessage::default()),
         LuaValue::UserData(ud) if ud.is::<LMessage>() => Ok(ud.borrow::<LMessage>()?.clone()),
-        other => Err(err(format!(
-            "pb.message: expected nothing or a message to copy, got {}",
-            type_desc(other)
-        ))),
+        other => Err(Error::ty("pb.message", "nothing or a message to copy", other).into()),
     }
 }
 
@@ -162,8 +156,5 @@ pub fn message_from_lua(v: &LuaValue, what: &str) -> LuaResult<Msg> {
             return Ok(m.0.clone());
         }
     }
-    Err(err(format!(
-        "{what}: expected a message, got {}",
-        type_desc(v)
-    )))
+    Err(Error::ty(what, "a message", v).into())
 }

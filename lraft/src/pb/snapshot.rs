@@ -9,9 +9,8 @@ use raft_core::eraftpb::{ConfState, Snapshot};
 
 use super::codec::{add_codec_methods, Wire};
 
-use crate::util::{
-    err, lua_u64, to_bool, to_bytes, to_u64, to_u64_list, type_desc, u64_list, unknown_member,
-};
+use crate::error::Error;
+use crate::util::{lua_u64, to_bool, to_bytes, to_u64, to_u64_list, u64_list, unknown_member};
 
 /// A snapshot as seen from Lua. Its `metadata` and `metadata.conf_state`
 /// are views that write through to the same snapshot.
@@ -253,10 +252,7 @@ pub fn conf_state_from_lua(v: &LuaValue, what: &str) -> LuaResult<ConfState> {
                 },
             })
         }
-        other => Err(err(format!(
-            "{what}: expected a conf_state, a table or a list of voter ids, got {}",
-            type_desc(other)
-        ))),
+        other => Err(Error::ty(what, "a conf_state, a table or a list of voter ids", other).into()),
     }
 }
 
@@ -267,8 +263,5 @@ pub fn snapshot_from_lua(v: &LuaValue, what: &str) -> LuaResult<Snapshot> {
             return Ok(s.get());
         }
     }
-    Err(err(format!(
-        "{what}: expected a snapshot, got {}",
-        type_desc(v)
-    )))
+    Err(Error::ty(what, "a snapshot", v).into())
 }
