@@ -622,7 +622,7 @@ mod tests {
     fn caught_panic_poisons_the_node() {
         let armed = Rc::new(std::cell::Cell::new(false));
         let mut node = node_on(Box::new(PanickingStorage {
-            inner: voters(&[1]),
+            inner: voters(&[1, 2]),
             armed: armed.clone(),
             error: false,
         }));
@@ -630,7 +630,8 @@ mod tests {
         assert_eq!(unsafe { raft_rawnode_tick(node) }, raft_result::RAFT_OK);
 
         armed.set(true);
-        // Campaigning reads the last term from storage: the panic is caught.
+        // Campaigning reads the last term from storage for the vote
+        // request: the panic is caught.
         let rc = unsafe { raft_rawnode_campaign(node) };
         assert_eq!(rc, raft_result::RAFT_ERR_PANIC);
         let msg = last_error(node);

@@ -907,11 +907,34 @@ fn failing_term_is_a_fault() {
 #[test]
 fn first_fault_is_kept() {
     let l = failing_log();
+    l.store.fail_first.set(true);
+    l.store.fail_term.set(true);
+    assert_eq!(l.first_index(), 6, "falls back to the unstable offset");
+    assert_eq!(l.term(3), Err(StorageError::Compacted.into()));
+    assert_eq!(l.take_fault(), Some(other("first")));
+}
+
+#[test]
+fn bounds_of_the_stable_log_come_from_the_unstable_offset() {
+    // The storage's first and last index calls fail: every lookup below
+    // that still asked them would leave a fault.
+    let mut l = failing_log();
     l.store.fail_last.set(true);
     l.store.fail_first.set(true);
-    assert_eq!(l.last_index(), 5, "falls back to the unstable offset");
-    assert_eq!(l.first_index(), 6);
-    assert_eq!(l.take_fault(), Some(other("last")));
+    assert_eq!(l.last_index(), 5, "the stable last index is offset - 1");
+    assert_eq!(l.term(5), Ok(5), "the last stable entry needs no bounds");
+    assert_eq!(l.term(6), Err(StorageError::Unavailable.into()));
+    assert_eq!(l.term(u64::MAX), Err(StorageError::Unavailable.into()));
+    assert!(!l.has_fault());
+    // A range that starts at the unstable offset needs no first index.
+    assert_eq!(l.append(&ents(6..9)).unwrap(), 8);
+    assert_eq!(l.slice(6, 9, NO_LIMIT).unwrap(), ents(6..9));
+    assert_eq!(l.last_index(), 8);
+    assert!(!l.has_fault());
+    // Older indexes still check the first index (a compacted entry must
+    // not be read as if it were there).
+    assert_eq!(l.term(3), Err(StorageError::Compacted.into()));
+    assert_eq!(l.take_fault(), Some(other("first")));
 }
 
 #[test]
