@@ -121,35 +121,68 @@ pub mod eraftpb {
     include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
 }
 
-pub mod bounds;
-pub mod confchange;
-pub mod config;
+// The public API: the modules a user names, and the items re-exported
+// below. Everything else is internal to the crate.
 pub mod describe;
-pub mod errors;
-pub mod log_unstable;
 pub mod logger;
-pub mod memory_storage;
 pub mod message_nesting;
-pub mod proto_ext;
-pub mod quorum;
-pub mod raft;
-pub mod raft_log;
-pub mod raw_node;
-pub mod read_only;
-pub mod ready;
 pub mod storage;
-pub mod tracker;
 
-pub use bounds::MAX_TERM_OR_INDEX;
-pub use config::{Config, ReadOnlyOption, NO_LIMIT};
-pub use errors::{Error, Result, StorageError};
-pub use log_unstable::Unstable;
-pub use logger::{Level, Logger};
-pub use memory_storage::MemoryStorage;
-pub use proto_ext::ConfChangeI;
-pub use raft::{Raft, SoftState, StateRole, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
-pub use raft_log::RaftLog;
-pub use raw_node::{RawNode, SnapshotStatus, Status, ADVANCE_WARNING_ELECTIONS};
-pub use read_only::ReadState;
-pub use ready::Ready;
-pub use storage::{RaftState, Storage};
+mod config;
+mod errors;
+mod memory_storage;
+mod raw_node;
+mod ready;
+mod status;
+
+/// Declares internal modules: crate-private, except with the
+/// `test-internals` feature, which makes them public (and hidden from the
+/// docs) for this crate's own integration tests, benches and fuzz targets.
+/// They are not part of the API and carry no semver promise.
+macro_rules! internal_modules {
+    ($($(#[$attr:meta])* $name:ident;)*) => {
+        $(
+            $(#[$attr])*
+            #[cfg(feature = "test-internals")]
+            #[doc(hidden)]
+            pub mod $name;
+            $(#[$attr])*
+            #[cfg(not(feature = "test-internals"))]
+            pub(crate) mod $name;
+        )*
+    };
+}
+
+internal_modules! {
+    bounds;
+    confchange;
+    log_unstable;
+    proto_ext;
+    quorum;
+    raft;
+    raft_log;
+    read_only;
+    tracker;
+}
+
+pub use self::bounds::MAX_TERM_OR_INDEX;
+pub use self::config::{Config, ReadOnlyOption, NO_LIMIT};
+pub use self::errors::{Error, Result, StorageError};
+pub use self::logger::{Level, Logger};
+pub use self::memory_storage::MemoryStorage;
+pub use self::proto_ext::{is_local_msg, ConfChangeI};
+pub use self::raft::{
+    SoftState, StateRole, StepHook, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD,
+};
+pub use self::raw_node::{RawNode, SnapshotStatus, ADVANCE_WARNING_ELECTIONS};
+pub use self::read_only::ReadState;
+pub use self::ready::Ready;
+pub use self::status::{PeerProgress, Status};
+pub use self::storage::{RaftState, Storage};
+pub use self::tracker::ProgressState;
+
+/// The state machine and its log, for this crate's tests only (the
+/// `test-internals` feature; not part of the API).
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub use self::{raft::Raft, raft_log::RaftLog};

@@ -2,8 +2,6 @@
 //! application drives it with `tick`, `step`, `propose`, and the
 //! `ready` / `advance` loop.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use prost::Message as _;
 
@@ -19,8 +17,8 @@ use crate::raft::{
 };
 use crate::read_only::ReadState;
 use crate::ready::{must_sync, Ready};
+use crate::status::{PeerProgress, Status};
 use crate::storage::Storage;
-use crate::tracker::{Progress, TrackerConfig};
 
 /// The outcome of sending a snapshot, reported with
 /// [`RawNode::report_snapshot`].
@@ -30,25 +28,6 @@ pub enum SnapshotStatus {
     Finish,
     /// Sending failed; the leader will retry later.
     Failure,
-}
-
-/// A snapshot of the node's state for observation.
-#[derive(Debug, Clone)]
-pub struct Status {
-    /// The node id.
-    pub id: u64,
-    /// Term, vote and commit.
-    pub hard_state: HardState,
-    /// Leader and role.
-    pub soft_state: SoftState,
-    /// The applied index.
-    pub applied: u64,
-    /// The target of a leadership transfer in progress, or 0.
-    pub lead_transferee: u64,
-    /// The configuration.
-    pub config: TrackerConfig,
-    /// The progress of every peer; only a leader has it.
-    pub progress: Option<BTreeMap<u64, Progress>>,
 }
 
 /// How many election timeouts of ticks a handed-out Ready may wait for
@@ -61,8 +40,13 @@ pub const ADVANCE_WARNING_ELECTIONS: usize = 2;
 /// Not thread-safe: use one node from one thread at a time (it may move
 /// between threads when its storage allows).
 pub struct RawNode<S: Storage> {
-    /// The state machine.
+    /// The state machine: public only for this crate's tests (the
+    /// `test-internals` feature; not part of the API).
+    #[cfg(feature = "test-internals")]
+    #[doc(hidden)]
     pub raft: Raft<S>,
+    #[cfg(not(feature = "test-internals"))]
+    pub(crate) raft: Raft<S>,
     prev_soft_state: SoftState,
     prev_hard_state: HardState,
     /// What `advance` must step into the node to acknowledge the Readys
@@ -564,8 +548,14 @@ impl<S: Storage> RawNode<S> {
             soft_state: r.soft_state(),
             applied: r.raft_log.applied,
             lead_transferee: r.lead_transferee,
-            config: r.prs.config.clone(),
-            progress: (r.state == StateRole::Leader).then(|| r.prs.progress.clone()),
+            config: r.prs.conf_state(),
+            progress: (r.state == StateRole::Leader).then(|| {
+                r.prs
+                    .progress
+                    .iter()
+                    .map(|(id, p)| (*id, PeerProgress::from(p)))
+                    .collect()
+            }),
         }
     }
 
@@ -596,6 +586,10 @@ impl<S: Storage> RawNode<S> {
 
     /// Installs (or removes) a replacement for the role step function; the
     /// hook receives every message that would reach the role's step.
+    ///
+    /// A test hook, public because a binding's contract exposes it (lraft's
+    /// write-only `step_func`, as etcd's `raft.step` field is used by its
+    /// tests); an application has no use for it.
     pub fn set_step_hook(&mut self, hook: Option<StepHook>) {
         self.raft.set_step_hook(hook);
     }

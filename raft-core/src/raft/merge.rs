@@ -109,7 +109,8 @@ impl<S: Storage> Raft<S> {
 #[cfg(test)]
 mod tests {
     use crate::eraftpb::{ConfState, MessageType};
-    use crate::{Config, MemoryStorage, Raft};
+    use crate::raft::Raft;
+    use crate::{Config, MemoryStorage};
 
     fn leader(merge: bool, max_size: u64) -> Raft<MemoryStorage> {
         let store = MemoryStorage::new_with_conf_state(ConfState {

@@ -16,7 +16,6 @@ mod step;
 mod tick;
 
 pub(crate) use membership::conf_change_to_msg;
-pub use membership::describe_conf_change;
 
 use std::fmt;
 use std::sync::Arc;
@@ -314,13 +313,15 @@ impl<S: Storage> Raft<S> {
         }
     }
 
-    /// The randomized election timeout now in force.
+    /// The randomized election timeout now in force (for tests).
+    #[cfg(any(test, feature = "test-internals"))]
     pub fn randomized_election_timeout(&self) -> usize {
         self.randomized_election_timeout
     }
 
     /// Overrides the randomized election timeout until the next reset (a
     /// test hook).
+    #[cfg(any(test, feature = "test-internals"))]
     pub fn set_randomized_election_timeout(&mut self, t: usize) {
         self.randomized_election_timeout = t;
     }
