@@ -50,7 +50,10 @@ fn cluster(n: u64, merge: bool) -> Vec<Peer> {
     pump(&mut peers, &mut q); // apply the bootstrap conf changes
     peers[0].node.campaign().unwrap();
     pump(&mut peers, &mut q);
-    assert_eq!(peers[0].node.status().soft_state.raft_state, StateRole::Leader);
+    assert_eq!(
+        peers[0].node.status().soft_state.raft_state,
+        StateRole::Leader
+    );
     peers
 }
 

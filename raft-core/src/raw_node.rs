@@ -11,10 +11,7 @@ use crate::eraftpb::{
 };
 use crate::errors::{Error, Result};
 use crate::proto_ext::{is_local_msg, is_response_msg, ConfChangeI};
-use crate::raft::{
-    is_local_msg_target, Raft, SoftState, StateRole, StepHook, LOCAL_APPEND_THREAD,
-    LOCAL_APPLY_THREAD,
-};
+use crate::raft::{is_local_msg_target, Raft, SoftState, StateRole, StepHook};
 use crate::read_only::ReadState;
 use crate::ready::{must_sync, Ready};
 use crate::status::{PeerProgress, Status};
@@ -315,7 +312,7 @@ impl<S: Storage> RawNode<S> {
         if r.raft_log.has_next_unstable_snapshot() {
             return true;
         }
-        if !r.msgs.is_empty() || !r.msgs_after_append.is_empty() {
+        if !r.outbox.is_empty() {
             return true;
         }
         if r.raft_log.has_next_unstable_ents()
@@ -361,7 +358,7 @@ impl<S: Storage> RawNode<S> {
         let mut rd = Ready {
             entries: r.raft_log.next_unstable_ents().to_vec(),
             committed_entries: r.raft_log.next_committed_ents(allow_unstable),
-            messages: r.take_msgs(),
+            messages: r.outbox.take_msgs(),
             ..Default::default()
         };
         let ss = r.soft_state();
@@ -380,98 +377,18 @@ impl<S: Storage> RawNode<S> {
         }
         rd.must_sync = must_sync(&hs, &self.prev_hard_state, rd.entries.len());
         if self.async_storage_writes {
-            if self.need_storage_append_msg(&rd) {
-                let m = self.new_storage_append_msg(&rd);
-                rd.messages.push(m);
-            }
+            rd.messages.extend(self.raft.storage_append_msg(&rd));
             if !rd.committed_entries.is_empty() {
-                let m = self.new_storage_apply_msg(&rd.committed_entries);
+                let m = self.raft.storage_apply_msg(&rd.committed_entries);
                 rd.messages.push(m);
             }
         } else {
-            // Move the responses to peers into the Ready; the self-addressed
+            // The responses to peers go into the Ready; the self-addressed
             // ones stay for `accept_ready` to step at `advance`.
             let id = self.raft.id;
-            let out = &mut rd.messages;
-            self.raft.msgs_after_append.retain_mut(|m| {
-                if m.to == id {
-                    return true;
-                }
-                out.push(std::mem::take(m));
-                false
-            });
+            self.raft.outbox.move_peer_responses(id, &mut rd.messages);
         }
         rd
-    }
-
-    fn need_storage_append_msg(&self, rd: &Ready) -> bool {
-        !rd.entries.is_empty()
-            || rd.hard_state.as_ref().is_some_and(|h| !h.is_empty())
-            || !rd.snapshot.is_empty()
-            || !self.raft.msgs_after_append.is_empty()
-    }
-
-    fn need_storage_append_resp_msg(&self, rd: &Ready) -> bool {
-        self.raft.raft_log.has_next_or_in_progress_unstable_ents() || !rd.snapshot.is_empty()
-    }
-
-    fn new_storage_append_msg(&self, rd: &Ready) -> Message {
-        let mut m = Message {
-            to: LOCAL_APPEND_THREAD,
-            from: self.raft.id,
-            entries: rd.entries.clone(),
-            ..Message::with_type(MessageType::MsgStorageAppend)
-        };
-        if let Some(hs) = rd.hard_state.as_ref().filter(|h| !h.is_empty()) {
-            m.term = hs.term;
-            m.vote = hs.vote;
-            m.commit = hs.commit;
-        }
-        if !rd.snapshot.is_empty() {
-            m.snapshot = Some(Box::new(rd.snapshot.clone()));
-        }
-        m.responses = self.raft.msgs_after_append.clone();
-        if self.need_storage_append_resp_msg(rd) {
-            m.responses.push(self.new_storage_append_resp_msg(rd));
-        }
-        m
-    }
-
-    fn new_storage_append_resp_msg(&self, rd: &Ready) -> Message {
-        let r = &self.raft;
-        let mut m = Message {
-            to: r.id,
-            from: LOCAL_APPEND_THREAD,
-            term: r.term,
-            ..Message::with_type(MessageType::MsgStorageAppendResp)
-        };
-        if r.raft_log.has_next_or_in_progress_unstable_ents() {
-            m.index = r.raft_log.last_index();
-            m.log_term = r.raft_log.last_term();
-        }
-        if !rd.snapshot.is_empty() {
-            m.snapshot = Some(Box::new(rd.snapshot.clone()));
-        }
-        m
-    }
-
-    fn new_storage_apply_msg(&self, ents: &[Entry]) -> Message {
-        Message {
-            to: LOCAL_APPLY_THREAD,
-            from: self.raft.id,
-            entries: ents.to_vec(),
-            responses: vec![self.new_storage_apply_resp_msg(ents)],
-            ..Message::with_type(MessageType::MsgStorageApply)
-        }
-    }
-
-    fn new_storage_apply_resp_msg(&self, ents: &[Entry]) -> Message {
-        Message {
-            to: self.raft.id,
-            from: LOCAL_APPLY_THREAD,
-            entries: ents.to_vec(),
-            ..Message::with_type(MessageType::MsgStorageApplyResp)
-        }
     }
 
     fn accept_ready(&mut self, rd: &Ready) {
@@ -485,21 +402,12 @@ impl<S: Storage> RawNode<S> {
             self.raft.read_states.clear();
         }
         if !self.async_storage_writes {
-            // Only the self-addressed responses are left (the others went
-            // into the Ready).
-            let mut steps: Vec<Message> = std::mem::take(&mut self.raft.msgs_after_append);
-            if self.need_storage_append_resp_msg(rd) {
-                steps.push(self.new_storage_append_resp_msg(rd));
-            }
-            if !rd.committed_entries.is_empty() {
-                steps.push(self.new_storage_apply_resp_msg(&rd.committed_entries));
-            }
-            // Empty here: `ready` refuses to hand out a Ready otherwise.
-            self.steps_on_advance = steps;
+            // `steps_on_advance` is empty here: `ready` refuses to hand out
+            // a Ready otherwise.
+            self.steps_on_advance = self.raft.take_steps_on_advance(rd);
             self.ready_outstanding = true;
         }
-        self.raft.take_msgs();
-        self.raft.msgs_after_append.clear();
+        self.raft.outbox.clear();
         self.raft.raft_log.accept_unstable();
         if let Some(last) = rd.committed_entries.last() {
             let size: u64 = rd.committed_entries.iter().map(|e| e.size()).sum();

@@ -8,7 +8,7 @@ mod follower;
 mod leader;
 mod leader_transfer;
 mod membership;
-mod merge;
+mod outbox;
 mod read_index;
 mod replication;
 mod snapshot;
@@ -16,6 +16,7 @@ mod step;
 mod tick;
 
 pub(crate) use membership::conf_change_to_msg;
+pub use outbox::Outbox;
 
 use std::fmt;
 use std::sync::Arc;
@@ -154,11 +155,8 @@ pub struct Raft<S: Storage> {
     pub state: StateRole,
     /// Whether this node is a learner in its own configuration.
     pub is_learner: bool,
-    /// Messages to send.
-    pub msgs: Vec<Message>,
-    /// Messages that may only be sent once the unstable state is persisted
-    /// (votes and append acknowledgements).
-    pub msgs_after_append: Vec<Message>,
+    /// The outgoing messages.
+    pub outbox: Outbox,
     /// The known leader, or 0.
     pub leader_id: u64,
     /// The target of a leadership transfer in progress, or 0.
@@ -185,14 +183,11 @@ pub struct Raft<S: Storage> {
     pub(crate) disable_conf_change_validation: bool,
     pub(crate) step_down_on_removal: bool,
     pub(crate) immediate_self_ack: bool,
-    pub(crate) merge_appends: bool,
 
     pub(crate) rng: Rng,
     /// Reused buffer for peer ids while broadcasting (avoids allocating on
     /// every proposal).
     pub(crate) peer_buf: Vec<u64>,
-    /// The newest queued MsgApp per peer, for merging appends.
-    pub(crate) open_appends: Vec<merge::OpenAppend>,
     pub(crate) step_hook: Option<StepHook>,
     /// The logger.
     pub logger: Arc<dyn Logger>,
@@ -231,8 +226,7 @@ impl<S: Storage> Raft<S> {
             prs: ProgressTracker::new(c.max_inflight_msgs, c.max_inflight_bytes),
             state: StateRole::Follower,
             is_learner: false,
-            msgs: Vec::new(),
-            msgs_after_append: Vec::new(),
+            outbox: Outbox::new(c.merge_appends),
             leader_id: INVALID_ID,
             lead_transferee: INVALID_ID,
             pending_conf_index: 0,
@@ -252,10 +246,8 @@ impl<S: Storage> Raft<S> {
             disable_conf_change_validation: c.disable_conf_change_validation,
             step_down_on_removal: c.step_down_on_removal,
             immediate_self_ack: c.immediate_self_ack,
-            merge_appends: c.merge_appends,
             rng: Rng::new(seed),
             peer_buf: Vec::new(),
-            open_appends: Vec::new(),
             step_hook: None,
             logger,
         };
@@ -346,40 +338,6 @@ impl<S: Storage> Raft<S> {
         self.term = hs.term;
         self.vote = hs.vote;
         Ok(())
-    }
-
-    /// Queues a message, filling in `from` and the term as etcd's `send`.
-    pub(crate) fn send(&mut self, mut m: Message) {
-        if m.from == INVALID_ID {
-            m.from = self.id;
-        }
-        let t = m.msg_type();
-        match t {
-            // Vote messages always carry their term explicitly.
-            MessageType::MsgVote
-            | MessageType::MsgVoteResp
-            | MessageType::MsgPreVote
-            | MessageType::MsgPreVoteResp => {}
-            MessageType::MsgProp | MessageType::MsgReadIndex => {}
-            _ => m.term = self.term,
-        }
-        if matches!(
-            t,
-            MessageType::MsgAppResp | MessageType::MsgVoteResp | MessageType::MsgPreVoteResp
-        ) {
-            self.msgs_after_append.push(m);
-        } else if m.to == self.id {
-            // Never send to ourselves outside the after-append path; a
-            // self-addressed message here would be a bug, so drop it loudly.
-            log!(self, Error, "{:x} dropping self-addressed {:?}", self.id, t);
-        } else {
-            // Any message to the peer closes its open append: entries
-            // merged later would overtake this message.
-            if !self.open_appends.is_empty() {
-                self.open_appends.retain(|o| o.peer != m.to);
-            }
-            self.msgs.push(m);
-        }
     }
 
     pub(crate) fn reset(&mut self, term: u64) {

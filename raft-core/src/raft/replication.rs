@@ -90,7 +90,7 @@ impl<S: Storage> Raft<S> {
         }
         let (n, bytes) = (ents.len(), payloads_size(&ents));
         let commit = self.raft_log.committed;
-        let size: u64 = if self.merge_appends {
+        let size: u64 = if self.outbox.merges_appends() {
             ents.iter().map(Entry::size).sum()
         } else {
             0
