@@ -1,5 +1,7 @@
-//! Membership: validating proposed conf changes, applying them, and
-//! switching the progress tracker to a new configuration.
+//! Membership: validating proposed conf changes (the conf-change checks of
+//! etcd's `stepLeader`), applying them (`applyConfChange`), and switching
+//! the progress tracker to a new configuration (`switchToConfig`), also
+//! when a node starts from a stored `ConfState`.
 
 use super::{log, Raft, StateRole, INVALID_ID};
 use crate::confchange::{self, Changer};

@@ -1,11 +1,28 @@
-//! The Raft state machine (etcd's `raft` struct), split by concern:
-//! this file holds the state, role transitions, timers and the common part of
-//! `step`; `election`, `replication`, `snapshot`, `leader_transfer`,
-//! `membership` and `read_index` hold the rest.
+//! The Raft state machine (etcd's `raft` struct), split by concern. This
+//! file holds the state (`Raft`), its construction (`newRaft`), role
+//! transitions (`becomeFollower`, `becomeCandidate`, `becomePreCandidate`,
+//! `becomeLeader`, `reset`), `tick`, commit and applied bookkeeping
+//! (`maybeCommit`, `appliedTo`, the uncommitted-size limit), the role and
+//! soft-state types and the node-id constants. The submodules hold the
+//! rest:
+//!
+//! - `step`: the entry point for messages (`Step`) and the dispatch by
+//!   role, with the leader's step function (`stepLeader`);
+//! - `election`: campaigns, pre-votes, votes and the candidate's step
+//!   function (`hup`, `campaign`, `poll`, `stepCandidate`);
+//! - `follower`: the follower's step function (`stepFollower`);
+//! - `replication`: proposals, appending and sending appends and
+//!   heartbeats, and their handling on both sides;
+//! - `snapshot`: sending, restoring and reporting snapshots;
+//! - `membership`: conf changes, proposed and applied;
+//! - `read_index`: linearizable reads (`ReadOnlySafe`, `ReadOnlyLeaseBased`);
+//! - `leader_transfer`: MsgTransferLeader and MsgTimeoutNow;
+//! - `tick`: the election, heartbeat and check-quorum timers;
+//! - `outbox`: the outgoing-message queue (`send`, `msgs`,
+//!   `msgsAfterAppend`, merged appends, the storage-thread messages).
 
 mod election;
 mod follower;
-mod leader;
 mod leader_transfer;
 mod membership;
 mod outbox;
