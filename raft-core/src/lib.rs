@@ -112,6 +112,48 @@
 //! let mut node = RawNode::new(&config, storage.clone()).unwrap();
 //! assert!(drain(&mut node, &storage).is_empty(), "nothing is applied twice");
 //! ```
+//!
+//! # The public API
+//!
+//! [`RawNode`] with its [`Config`], [`Ready`] and [`Status`] (with a
+//! [`PeerProgress`] per peer on a leader); the [`Storage`] trait, its
+//! [`MemoryStorage`] and the helpers a storage applies
+//! ([`storage::check_append`], [`storage::check_snapshot`]); the protobuf
+//! messages ([`eraftpb`]), [`ConfChangeI`] and [`is_local_msg`];
+//! [`Error`]; the [`logger`]; the [`describe`] functions that print
+//! messages and entries as etcd does; [`message_nesting::decode_message`].
+//! The state machine, its log, the progress tracker, the quorum and
+//! configuration-change code are internal to the crate. The
+//! `test-internals` feature opens them (hidden from these docs) for the
+//! crate's own integration tests, benches and fuzz targets; it is not part
+//! of the API and carries no semver promise.
+//!
+//! # Reading path: one proposal, from `propose` to apply
+//!
+//! 1. `raw_node.rs`: [`RawNode::propose`] wraps the data in a MsgProp and
+//!    steps it.
+//! 2. `raft/step.rs`: `Raft::step` (etcd's `Step`) checks the term and
+//!    dispatches by role; on a leader `step_leader` routes MsgProp to
+//!    `raft/replication.rs` (a follower forwards it, `raft/follower.rs`).
+//! 3. `raft/replication.rs`: `handle_proposal` checks conf changes
+//!    (`raft/membership.rs`), `append_entry` appends to the log
+//!    (`raft_log.rs`, `log_unstable.rs`) and queues the leader's own
+//!    acknowledgement, and `bcast_append` queues a MsgApp per follower.
+//! 4. `raft/outbox.rs`: `send` queues those messages (merging appends
+//!    when configured).
+//! 5. `raw_node.rs`: [`RawNode::ready`] hands out the new entry (to
+//!    persist) and the MsgApps (to send), and keeps the self-acknowledgement
+//!    for [`RawNode::advance`] (`take_steps_on_advance` in
+//!    `raft/outbox.rs`).
+//! 6. The followers' MsgAppResp come back through [`RawNode::step`] to
+//!    `handle_append_response` (`raft/replication.rs`), which updates the
+//!    peer's progress (`tracker/`) and calls `maybe_commit` (`raft/mod.rs`):
+//!    the quorum's committed index (`quorum/`) moves the log's commit index
+//!    (`raft_log.rs`).
+//! 7. `raw_node.rs`: the next [`Ready`] carries the entry in
+//!    `committed_entries` (`RaftLog::next_committed_ents`); the application
+//!    applies it and calls `advance`, whose MsgStorageApplyResp reaches
+//!    `applied_to` (`raft/mod.rs`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -1,6 +1,9 @@
-//! [`RawNode`]: the thread-unsafe node interface in etcd's style. The
-//! application drives it with `tick`, `step`, `propose`, and the
-//! `ready` / `advance` loop.
+//! [`RawNode`]: the thread-unsafe node interface in etcd's style
+//! (`rawnode.go`). The application drives it with `tick`, `step`,
+//! `propose`, and the `ready` / `advance` loop; this file builds and accepts
+//! the Readys (the messages in them, and the acknowledgements `advance`
+//! steps, come from `raft/outbox.rs`), reports [`SnapshotStatus`] and
+//! [`Status`], and keeps the node's failure state.
 
 use bytes::Bytes;
 use prost::Message as _;
