@@ -195,6 +195,31 @@ macro_rules! internal_modules {
     };
 }
 
+/// Declares an internal struct whose fields are `pub(crate)`, except with
+/// the `test-internals` feature, which makes them `pub` for this crate's
+/// own tests. Write the fields `pub(crate)`, as they are without the
+/// feature.
+macro_rules! internal_fields {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident<$g:ident: $bound:path> {
+            $($(#[$fattr:meta])* $_vis:vis $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name<$g: $bound> {
+            $(
+                $(#[$fattr])*
+                #[cfg(feature = "test-internals")]
+                pub $field: $ty,
+                $(#[$fattr])*
+                #[cfg(not(feature = "test-internals"))]
+                pub(crate) $field: $ty,
+            )*
+        }
+    };
+}
+
 internal_modules! {
     bounds;
     confchange;

@@ -154,35 +154,37 @@ impl Rng {
     }
 }
 
-/// The Raft state machine of one node.
+internal_fields! {
+/// The Raft state machine of one node. Its fields are crate-private (the
+/// `test-internals` feature opens them to the crate's tests).
 pub struct Raft<S: Storage> {
     /// This node's id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The current term.
-    pub term: u64,
+    pub(crate) term: u64,
     /// The node voted for in the current term, or 0.
-    pub vote: u64,
+    pub(crate) vote: u64,
     /// Read states produced for the application.
-    pub read_states: Vec<ReadState>,
+    pub(crate) read_states: Vec<ReadState>,
     /// The log.
-    pub raft_log: RaftLog<S>,
+    pub(crate) raft_log: RaftLog<S>,
     /// Per-peer replication progress and the configuration.
-    pub prs: ProgressTracker,
+    pub(crate) prs: ProgressTracker,
     /// The node's role.
-    pub state: StateRole,
+    pub(crate) state: StateRole,
     /// Whether this node is a learner in its own configuration.
-    pub is_learner: bool,
+    pub(crate) is_learner: bool,
     /// The outgoing messages.
-    pub outbox: Outbox,
+    pub(crate) outbox: Outbox,
     /// The known leader, or 0.
-    pub leader_id: u64,
+    pub(crate) leader_id: u64,
     /// The target of a leadership transfer in progress, or 0.
-    pub lead_transferee: u64,
+    pub(crate) lead_transferee: u64,
     /// Index of the newest conf change the leader proposed; no new conf
     /// change is proposed before it is applied.
-    pub pending_conf_index: u64,
+    pub(crate) pending_conf_index: u64,
     /// Payload bytes of the uncommitted tail (leader only).
-    pub uncommitted_size: u64,
+    pub(crate) uncommitted_size: u64,
     pub(crate) read_only: ReadOnly,
     pub(crate) pending_read_index_messages: Vec<Message>,
 
@@ -207,7 +209,8 @@ pub struct Raft<S: Storage> {
     pub(crate) peer_buf: Vec<u64>,
     pub(crate) step_hook: Option<StepHook>,
     /// The logger.
-    pub logger: Arc<dyn Logger>,
+    pub(crate) logger: Arc<dyn Logger>,
+}
 }
 
 macro_rules! log {
