@@ -131,7 +131,7 @@ pub type StepHook = Box<dyn FnMut(&Message) -> Result<()>>;
 
 /// A small seedable generator (xorshift64*) for election timeouts.
 #[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
