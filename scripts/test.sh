@@ -20,6 +20,10 @@ step() { # step NAME CMD... : one pass/fail unit
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo doc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
+# The bindings use only raft-core's public API: built as a library (no
+# dev-dependencies), raft-core comes without its test-internals feature,
+# which the workspace builds above turn on for raft-core's own tests.
+step "bindings build on the public API" cargo check -q -p raft-ffi -p lraft -p raft-store
 
 # Rust tests: count the individual tests.
 echo "=== cargo test --workspace"

@@ -58,7 +58,7 @@ pub fn module(lua: &Lua) -> LuaResult<LuaTable> {
             Ok(i32::try_from(n)
                 .ok()
                 .and_then(|n| raft_core::eraftpb::MessageType::try_from(n).ok())
-                .map(raft_core::proto_ext::is_local_msg)
+                .map(raft_core::is_local_msg)
                 .unwrap_or(false))
         })?,
     )?;

@@ -1,7 +1,7 @@
 //! `node:status()` as a plain Lua table.
 
 use mlua::prelude::*;
-use raft_core::tracker::ProgressState;
+use raft_core::ProgressState;
 use raft_core::Status;
 
 use crate::pb::hardstate::LHardState;
@@ -35,14 +35,13 @@ pub fn status_table(lua: &Lua, st: &Status) -> LuaResult<LuaTable> {
     t.set("raft_state", st.soft_state.raft_state as i64)?;
     t.set("applied", st.applied as i64)?;
     t.set("lead_transferee", st.lead_transferee as i64)?;
-    let incoming: Vec<u64> = st.config.voters.incoming.ids().iter().copied().collect();
-    let outgoing: Vec<u64> = st.config.voters.outgoing.ids().iter().copied().collect();
-    let learners: Vec<u64> = st.config.learners.iter().copied().collect();
-    let learners_next: Vec<u64> = st.config.learners_next.iter().copied().collect();
-    t.set("voters", u64_list(lua, &incoming)?)?;
-    t.set("voters_outgoing", u64_list(lua, &outgoing)?)?;
-    t.set("learners", u64_list(lua, &learners)?)?;
-    t.set("learners_next", u64_list(lua, &learners_next)?)?;
+    t.set("voters", u64_list(lua, &st.config.voters)?)?;
+    t.set(
+        "voters_outgoing",
+        u64_list(lua, &st.config.voters_outgoing)?,
+    )?;
+    t.set("learners", u64_list(lua, &st.config.learners)?)?;
+    t.set("learners_next", u64_list(lua, &st.config.learners_next)?)?;
     t.set("auto_leave", st.config.auto_leave)?;
     if let Some(prs) = &st.progress {
         let p = lua.create_table()?;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use prost::Message as _;
 use raft_core::eraftpb::{Entry, Message, MessageType};
+// Internal (the test-internals feature, on for this crate's benches).
 use raft_core::quorum::MajorityConfig;
 use raft_core::{Config, MemoryStorage, RawNode, StateRole};
 
@@ -49,7 +50,10 @@ fn cluster(n: u64, merge: bool) -> Vec<Peer> {
     pump(&mut peers, &mut q); // apply the bootstrap conf changes
     peers[0].node.campaign().unwrap();
     pump(&mut peers, &mut q);
-    assert_eq!(peers[0].node.raft.state, StateRole::Leader);
+    assert_eq!(
+        peers[0].node.status().soft_state.raft_state,
+        StateRole::Leader
+    );
     peers
 }
 
@@ -112,7 +116,7 @@ fn bench_replication(batch: usize, merge: bool) {
             msgs += pump(&mut peers, &mut q);
         }
         let d = start.elapsed();
-        assert!(peers[2].node.raft.raft_log.committed >= total);
+        assert!(peers[2].node.status().hard_state.commit >= total);
         d
     });
     report(

@@ -302,7 +302,7 @@ mod ours {
         c.pump();
         c.nodes[0].raw.campaign().unwrap();
         c.pump();
-        if c.nodes[0].raw.raft.state != StateRole::Leader {
+        if c.nodes[0].raw.status().soft_state.raft_state != StateRole::Leader {
             fail("ours: node 1 did not become leader");
         }
         Box::new(c)

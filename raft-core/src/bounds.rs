@@ -10,7 +10,7 @@
 //! inside cannot overflow: a log grows one entry at a time and cannot reach
 //! 2^63 entries.
 
-use crate::eraftpb::{Message, Snapshot};
+use crate::eraftpb::Message;
 use crate::errors::{Error, Result};
 
 /// The largest term or log index the core accepts (2^63 - 1, also the
@@ -26,12 +26,6 @@ pub fn check(what: &str, v: u64) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Checks the index and term of a snapshot's metadata.
-pub fn check_snapshot(s: &Snapshot) -> Result<()> {
-    check("snapshot index", s.metadata.index)?;
-    check("snapshot term", s.metadata.term)
 }
 
 /// Checks every term and index a message carries: its own fields, its
@@ -66,7 +60,7 @@ pub fn check_message(m: &Message) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eraftpb::{Entry, MessageType};
+    use crate::eraftpb::{Entry, MessageType, Snapshot};
 
     #[test]
     fn the_bound_is_accepted_and_one_more_is_refused() {

@@ -112,6 +112,48 @@
 //! let mut node = RawNode::new(&config, storage.clone()).unwrap();
 //! assert!(drain(&mut node, &storage).is_empty(), "nothing is applied twice");
 //! ```
+//!
+//! # The public API
+//!
+//! [`RawNode`] with its [`Config`], [`Ready`] and [`Status`] (with a
+//! [`PeerProgress`] per peer on a leader); the [`Storage`] trait, its
+//! [`MemoryStorage`] and the helpers a storage applies
+//! ([`storage::check_append`], [`storage::check_snapshot`]); the protobuf
+//! messages ([`eraftpb`]), [`ConfChangeI`] and [`is_local_msg`];
+//! [`Error`]; the [`logger`]; the [`describe`] functions that print
+//! messages and entries as etcd does; [`message_nesting::decode_message`].
+//! The state machine, its log, the progress tracker, the quorum and
+//! configuration-change code are internal to the crate. The
+//! `test-internals` feature opens them (hidden from these docs) for the
+//! crate's own integration tests, benches and fuzz targets; it is not part
+//! of the API and carries no semver promise.
+//!
+//! # Reading path: one proposal, from `propose` to apply
+//!
+//! 1. `raw_node.rs`: [`RawNode::propose`] wraps the data in a MsgProp and
+//!    steps it.
+//! 2. `raft/step.rs`: `Raft::step` (etcd's `Step`) checks the term and
+//!    dispatches by role; on a leader `step_leader` routes MsgProp to
+//!    `raft/replication.rs` (a follower forwards it, `raft/follower.rs`).
+//! 3. `raft/replication.rs`: `handle_proposal` checks conf changes
+//!    (`raft/membership.rs`), `append_entry` appends to the log
+//!    (`raft_log.rs`, `log_unstable.rs`) and queues the leader's own
+//!    acknowledgement, and `bcast_append` queues a MsgApp per follower.
+//! 4. `raft/outbox.rs`: `send` queues those messages (merging appends
+//!    when configured).
+//! 5. `raw_node.rs`: [`RawNode::ready`] hands out the new entry (to
+//!    persist) and the MsgApps (to send), and keeps the self-acknowledgement
+//!    for [`RawNode::advance`] (`take_steps_on_advance` in
+//!    `raft/outbox.rs`).
+//! 6. The followers' MsgAppResp come back through [`RawNode::step`] to
+//!    `handle_append_response` (`raft/replication.rs`), which updates the
+//!    peer's progress (`tracker/`) and calls `maybe_commit` (`raft/mod.rs`):
+//!    the quorum's committed index (`quorum/`) moves the log's commit index
+//!    (`raft_log.rs`).
+//! 7. `raw_node.rs`: the next [`Ready`] carries the entry in
+//!    `committed_entries` (`RaftLog::next_committed_ents`); the application
+//!    applies it and calls `advance`, whose MsgStorageApplyResp reaches
+//!    `applied_to` (`raft/mod.rs`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -121,35 +163,93 @@ pub mod eraftpb {
     include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
 }
 
-pub mod bounds;
-pub mod confchange;
-pub mod config;
+// The public API: the modules a user names, and the items re-exported
+// below. Everything else is internal to the crate.
 pub mod describe;
-pub mod errors;
-pub mod log_unstable;
 pub mod logger;
-pub mod memory_storage;
 pub mod message_nesting;
-pub mod proto_ext;
-pub mod quorum;
-pub mod raft;
-pub mod raft_log;
-pub mod raw_node;
-pub mod read_only;
-pub mod ready;
 pub mod storage;
-pub mod tracker;
 
-pub use bounds::MAX_TERM_OR_INDEX;
-pub use config::{Config, ReadOnlyOption, NO_LIMIT};
-pub use errors::{Error, Result, StorageError};
-pub use log_unstable::Unstable;
-pub use logger::{Level, Logger};
-pub use memory_storage::MemoryStorage;
-pub use proto_ext::ConfChangeI;
-pub use raft::{Raft, SoftState, StateRole, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
-pub use raft_log::RaftLog;
-pub use raw_node::{RawNode, SnapshotStatus, Status, ADVANCE_WARNING_ELECTIONS};
-pub use read_only::ReadState;
-pub use ready::Ready;
-pub use storage::{RaftState, Storage};
+mod config;
+mod errors;
+mod memory_storage;
+mod raw_node;
+mod ready;
+mod status;
+
+/// Declares internal modules: crate-private, except with the
+/// `test-internals` feature, which makes them public (and hidden from the
+/// docs) for this crate's own integration tests, benches and fuzz targets.
+/// They are not part of the API and carry no semver promise.
+macro_rules! internal_modules {
+    ($($(#[$attr:meta])* $name:ident;)*) => {
+        $(
+            $(#[$attr])*
+            #[cfg(feature = "test-internals")]
+            #[doc(hidden)]
+            pub mod $name;
+            $(#[$attr])*
+            #[cfg(not(feature = "test-internals"))]
+            pub(crate) mod $name;
+        )*
+    };
+}
+
+/// Declares an internal struct whose fields are `pub(crate)`, except with
+/// the `test-internals` feature, which makes them `pub` for this crate's
+/// own tests. Write the fields `pub(crate)`, as they are without the
+/// feature.
+macro_rules! internal_fields {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident<$g:ident: $bound:path> {
+            $($(#[$fattr:meta])* $_vis:vis $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name<$g: $bound> {
+            $(
+                $(#[$fattr])*
+                #[cfg(feature = "test-internals")]
+                pub $field: $ty,
+                $(#[$fattr])*
+                #[cfg(not(feature = "test-internals"))]
+                pub(crate) $field: $ty,
+            )*
+        }
+    };
+}
+
+internal_modules! {
+    bounds;
+    confchange;
+    log_unstable;
+    proto_ext;
+    quorum;
+    raft;
+    raft_log;
+    read_only;
+    tracker;
+}
+
+pub use self::bounds::MAX_TERM_OR_INDEX;
+pub use self::config::{Config, ReadOnlyOption, NO_LIMIT};
+pub use self::errors::{Error, Result, StorageError};
+pub use self::logger::{Level, Logger};
+pub use self::memory_storage::MemoryStorage;
+pub use self::proto_ext::{is_local_msg, ConfChangeI};
+pub use self::raft::{
+    SoftState, StateRole, StepHook, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD,
+};
+pub use self::raw_node::{RawNode, SnapshotStatus, ADVANCE_WARNING_ELECTIONS};
+pub use self::read_only::ReadState;
+pub use self::ready::Ready;
+pub use self::status::{PeerProgress, Status};
+pub use self::storage::{RaftState, Storage};
+pub use self::tracker::ProgressState;
+
+/// The state machine and its log, for this crate's tests only (the
+/// `test-internals` feature; not part of the API).
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub use self::{raft::Raft, raft_log::RaftLog};

@@ -114,7 +114,7 @@ impl MemoryStorage {
     /// at least as recent as `snap`, and [`Error::Invariant`] when its index
     /// or term is beyond [`MAX_TERM_OR_INDEX`](crate::MAX_TERM_OR_INDEX).
     pub fn apply_snapshot(&self, snap: Snapshot) -> Result<()> {
-        crate::bounds::check_snapshot(&snap)?;
+        crate::storage::check_snapshot(&snap)?;
         let mut core = self.wl();
         if core.snapshot.metadata.index >= snap.metadata.index {
             return Err(StorageError::SnapshotOutOfDate.into());

@@ -32,7 +32,7 @@ pub fn message_depth(m: &Message) -> usize {
 
 /// [`Error::Decode`] when the responses of `m` nest deeper than
 /// [`MAX_MESSAGE_DEPTH`].
-pub fn check_message_depth(m: &Message) -> Result<()> {
+pub(crate) fn check_message_depth(m: &Message) -> Result<()> {
     if message_depth(m) > MAX_MESSAGE_DEPTH {
         return Err(Error::Decode(format!(
             "message responses nested deeper than the limit of {MAX_MESSAGE_DEPTH} levels"

@@ -212,14 +212,6 @@ pub fn is_response_msg(t: MessageType) -> bool {
     )
 }
 
-/// True for message types addressed to the local storage threads.
-pub fn is_local_storage_msg(t: MessageType) -> bool {
-    use MessageType::*;
-    matches!(
-        t,
-        MsgStorageAppend | MsgStorageAppendResp | MsgStorageApply | MsgStorageApplyResp
-    )
-}
 
 /// The response type for a vote request type.
 pub fn vote_resp_msg_type(t: MessageType) -> MessageType {

@@ -15,7 +15,6 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::config::NO_LIMIT;
 use crate::eraftpb::{Entry, Snapshot};
 use crate::errors::{Error, Result, StorageError};
 use crate::log_unstable::{check_consecutive, Unstable};
@@ -25,6 +24,7 @@ use crate::storage::Storage;
 
 /// How many times [`RaftLog::all_entries`] retries after racing with a
 /// compaction.
+#[cfg(any(test, feature = "test-internals"))]
 const ALL_ENTRIES_RETRIES: usize = 16;
 
 /// The Raft log: stable entries in `store`, newer ones in `unstable`.
@@ -102,11 +102,12 @@ fn is_out_of_bounds(e: &Error) -> bool {
 }
 
 impl<S: Storage> RaftLog<S> {
+    #[cfg(any(test, feature = "test-internals"))]
     /// A log over `store` without a limit on the entries handed out for
     /// applying. Committed and applied start at the storage's compaction
     /// point.
     pub fn new(store: S, logger: Arc<dyn Logger>) -> Result<Self> {
-        Self::new_with_size(store, logger, NO_LIMIT)
+        Self::new_with_size(store, logger, crate::NO_LIMIT)
     }
 
     /// A log over `store` that hands out at most `max_applying_ents_size`
@@ -137,17 +138,13 @@ impl<S: Storage> RaftLog<S> {
         })
     }
 
-    /// The logger of this log.
-    pub fn logger(&self) -> &Arc<dyn Logger> {
-        &self.logger
-    }
-
     /// Takes the first unexpected storage error seen, if any; the node must
     /// stop working when there is one.
     pub fn take_fault(&self) -> Option<Error> {
         self.fault.take()
     }
 
+    #[cfg(any(test, feature = "test-internals"))]
     /// True when an unexpected storage error was seen (and not yet taken).
     pub fn has_fault(&self) -> bool {
         let f = self.fault.take();
@@ -591,11 +588,12 @@ impl<S: Storage> RaftLog<S> {
         self.slice(i, last.saturating_add(1), max_size)
     }
 
+    #[cfg(any(test, feature = "test-internals"))]
     /// Every entry in the log. On an unexpected error the fault is kept and
     /// an empty list returned.
     pub fn all_entries(&self) -> Vec<Entry> {
         for _ in 0..ALL_ENTRIES_RETRIES {
-            match self.entries(self.first_index(), NO_LIMIT) {
+            match self.entries(self.first_index(), crate::NO_LIMIT) {
                 Ok(ents) => return ents,
                 // A compaction raced with us: try again.
                 Err(Error::Store(StorageError::Compacted)) => continue,

@@ -1,8 +1,9 @@
-//! [`RawNode`]: the thread-unsafe node interface in etcd's style. The
-//! application drives it with `tick`, `step`, `propose`, and the
-//! `ready` / `advance` loop.
-
-use std::collections::BTreeMap;
+//! [`RawNode`]: the thread-unsafe node interface in etcd's style
+//! (`rawnode.go`). The application drives it with `tick`, `step`,
+//! `propose`, and the `ready` / `advance` loop; this file builds and accepts
+//! the Readys (the messages in them, and the acknowledgements `advance`
+//! steps, come from `raft/outbox.rs`), reports [`SnapshotStatus`] and
+//! [`Status`], and keeps the node's failure state.
 
 use bytes::Bytes;
 use prost::Message as _;
@@ -13,14 +14,11 @@ use crate::eraftpb::{
 };
 use crate::errors::{Error, Result};
 use crate::proto_ext::{is_local_msg, is_response_msg, ConfChangeI};
-use crate::raft::{
-    is_local_msg_target, Raft, SoftState, StateRole, StepHook, LOCAL_APPEND_THREAD,
-    LOCAL_APPLY_THREAD,
-};
+use crate::raft::{is_local_msg_target, Raft, SoftState, StateRole, StepHook};
 use crate::read_only::ReadState;
 use crate::ready::{must_sync, Ready};
+use crate::status::{PeerProgress, Status};
 use crate::storage::Storage;
-use crate::tracker::{Progress, TrackerConfig};
 
 /// The outcome of sending a snapshot, reported with
 /// [`RawNode::report_snapshot`].
@@ -30,25 +28,6 @@ pub enum SnapshotStatus {
     Finish,
     /// Sending failed; the leader will retry later.
     Failure,
-}
-
-/// A snapshot of the node's state for observation.
-#[derive(Debug, Clone)]
-pub struct Status {
-    /// The node id.
-    pub id: u64,
-    /// Term, vote and commit.
-    pub hard_state: HardState,
-    /// Leader and role.
-    pub soft_state: SoftState,
-    /// The applied index.
-    pub applied: u64,
-    /// The target of a leadership transfer in progress, or 0.
-    pub lead_transferee: u64,
-    /// The configuration.
-    pub config: TrackerConfig,
-    /// The progress of every peer; only a leader has it.
-    pub progress: Option<BTreeMap<u64, Progress>>,
 }
 
 /// How many election timeouts of ticks a handed-out Ready may wait for
@@ -61,8 +40,13 @@ pub const ADVANCE_WARNING_ELECTIONS: usize = 2;
 /// Not thread-safe: use one node from one thread at a time (it may move
 /// between threads when its storage allows).
 pub struct RawNode<S: Storage> {
-    /// The state machine.
+    /// The state machine: public only for this crate's tests (the
+    /// `test-internals` feature; not part of the API).
+    #[cfg(feature = "test-internals")]
+    #[doc(hidden)]
     pub raft: Raft<S>,
+    #[cfg(not(feature = "test-internals"))]
+    pub(crate) raft: Raft<S>,
     prev_soft_state: SoftState,
     prev_hard_state: HardState,
     /// What `advance` must step into the node to acknowledge the Readys
@@ -331,7 +315,7 @@ impl<S: Storage> RawNode<S> {
         if r.raft_log.has_next_unstable_snapshot() {
             return true;
         }
-        if !r.msgs.is_empty() || !r.msgs_after_append.is_empty() {
+        if !r.outbox.is_empty() {
             return true;
         }
         if r.raft_log.has_next_unstable_ents()
@@ -377,7 +361,7 @@ impl<S: Storage> RawNode<S> {
         let mut rd = Ready {
             entries: r.raft_log.next_unstable_ents().to_vec(),
             committed_entries: r.raft_log.next_committed_ents(allow_unstable),
-            messages: r.take_msgs(),
+            messages: r.outbox.take_msgs(),
             ..Default::default()
         };
         let ss = r.soft_state();
@@ -396,98 +380,18 @@ impl<S: Storage> RawNode<S> {
         }
         rd.must_sync = must_sync(&hs, &self.prev_hard_state, rd.entries.len());
         if self.async_storage_writes {
-            if self.need_storage_append_msg(&rd) {
-                let m = self.new_storage_append_msg(&rd);
-                rd.messages.push(m);
-            }
+            rd.messages.extend(self.raft.storage_append_msg(&rd));
             if !rd.committed_entries.is_empty() {
-                let m = self.new_storage_apply_msg(&rd.committed_entries);
+                let m = self.raft.storage_apply_msg(&rd.committed_entries);
                 rd.messages.push(m);
             }
         } else {
-            // Move the responses to peers into the Ready; the self-addressed
+            // The responses to peers go into the Ready; the self-addressed
             // ones stay for `accept_ready` to step at `advance`.
             let id = self.raft.id;
-            let out = &mut rd.messages;
-            self.raft.msgs_after_append.retain_mut(|m| {
-                if m.to == id {
-                    return true;
-                }
-                out.push(std::mem::take(m));
-                false
-            });
+            self.raft.outbox.move_peer_responses(id, &mut rd.messages);
         }
         rd
-    }
-
-    fn need_storage_append_msg(&self, rd: &Ready) -> bool {
-        !rd.entries.is_empty()
-            || rd.hard_state.as_ref().is_some_and(|h| !h.is_empty())
-            || !rd.snapshot.is_empty()
-            || !self.raft.msgs_after_append.is_empty()
-    }
-
-    fn need_storage_append_resp_msg(&self, rd: &Ready) -> bool {
-        self.raft.raft_log.has_next_or_in_progress_unstable_ents() || !rd.snapshot.is_empty()
-    }
-
-    fn new_storage_append_msg(&self, rd: &Ready) -> Message {
-        let mut m = Message {
-            to: LOCAL_APPEND_THREAD,
-            from: self.raft.id,
-            entries: rd.entries.clone(),
-            ..Message::with_type(MessageType::MsgStorageAppend)
-        };
-        if let Some(hs) = rd.hard_state.as_ref().filter(|h| !h.is_empty()) {
-            m.term = hs.term;
-            m.vote = hs.vote;
-            m.commit = hs.commit;
-        }
-        if !rd.snapshot.is_empty() {
-            m.snapshot = Some(Box::new(rd.snapshot.clone()));
-        }
-        m.responses = self.raft.msgs_after_append.clone();
-        if self.need_storage_append_resp_msg(rd) {
-            m.responses.push(self.new_storage_append_resp_msg(rd));
-        }
-        m
-    }
-
-    fn new_storage_append_resp_msg(&self, rd: &Ready) -> Message {
-        let r = &self.raft;
-        let mut m = Message {
-            to: r.id,
-            from: LOCAL_APPEND_THREAD,
-            term: r.term,
-            ..Message::with_type(MessageType::MsgStorageAppendResp)
-        };
-        if r.raft_log.has_next_or_in_progress_unstable_ents() {
-            m.index = r.raft_log.last_index();
-            m.log_term = r.raft_log.last_term();
-        }
-        if !rd.snapshot.is_empty() {
-            m.snapshot = Some(Box::new(rd.snapshot.clone()));
-        }
-        m
-    }
-
-    fn new_storage_apply_msg(&self, ents: &[Entry]) -> Message {
-        Message {
-            to: LOCAL_APPLY_THREAD,
-            from: self.raft.id,
-            entries: ents.to_vec(),
-            responses: vec![self.new_storage_apply_resp_msg(ents)],
-            ..Message::with_type(MessageType::MsgStorageApply)
-        }
-    }
-
-    fn new_storage_apply_resp_msg(&self, ents: &[Entry]) -> Message {
-        Message {
-            to: self.raft.id,
-            from: LOCAL_APPLY_THREAD,
-            entries: ents.to_vec(),
-            ..Message::with_type(MessageType::MsgStorageApplyResp)
-        }
     }
 
     fn accept_ready(&mut self, rd: &Ready) {
@@ -501,21 +405,12 @@ impl<S: Storage> RawNode<S> {
             self.raft.read_states.clear();
         }
         if !self.async_storage_writes {
-            // Only the self-addressed responses are left (the others went
-            // into the Ready).
-            let mut steps: Vec<Message> = std::mem::take(&mut self.raft.msgs_after_append);
-            if self.need_storage_append_resp_msg(rd) {
-                steps.push(self.new_storage_append_resp_msg(rd));
-            }
-            if !rd.committed_entries.is_empty() {
-                steps.push(self.new_storage_apply_resp_msg(&rd.committed_entries));
-            }
-            // Empty here: `ready` refuses to hand out a Ready otherwise.
-            self.steps_on_advance = steps;
+            // `steps_on_advance` is empty here: `ready` refuses to hand out
+            // a Ready otherwise.
+            self.steps_on_advance = self.raft.take_steps_on_advance(rd);
             self.ready_outstanding = true;
         }
-        self.raft.take_msgs();
-        self.raft.msgs_after_append.clear();
+        self.raft.outbox.clear();
         self.raft.raft_log.accept_unstable();
         if let Some(last) = rd.committed_entries.last() {
             let size: u64 = rd.committed_entries.iter().map(|e| e.size()).sum();
@@ -564,8 +459,14 @@ impl<S: Storage> RawNode<S> {
             soft_state: r.soft_state(),
             applied: r.raft_log.applied,
             lead_transferee: r.lead_transferee,
-            config: r.prs.config.clone(),
-            progress: (r.state == StateRole::Leader).then(|| r.prs.progress.clone()),
+            config: r.prs.conf_state(),
+            progress: (r.state == StateRole::Leader).then(|| {
+                r.prs
+                    .progress
+                    .iter()
+                    .map(|(id, p)| (*id, PeerProgress::from(p)))
+                    .collect()
+            }),
         }
     }
 
@@ -596,6 +497,10 @@ impl<S: Storage> RawNode<S> {
 
     /// Installs (or removes) a replacement for the role step function; the
     /// hook receives every message that would reach the role's step.
+    ///
+    /// A test hook, public because a binding's contract exposes it (lraft's
+    /// write-only `step_func`, as etcd's `raft.step` field is used by its
+    /// tests); an application has no use for it.
     pub fn set_step_hook(&mut self, hook: Option<StepHook>) {
         self.raft.set_step_hook(hook);
     }

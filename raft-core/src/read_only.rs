@@ -20,7 +20,7 @@ pub struct ReadState {
 
 /// A ReadIndex request waiting for heartbeat acknowledgements.
 #[derive(Debug, Clone)]
-pub(crate) struct ReadIndexStatus {
+pub struct ReadIndexStatus {
     pub req: Message,
     pub index: u64,
     pub acks: BTreeMap<u64, bool>,
@@ -28,7 +28,7 @@ pub(crate) struct ReadIndexStatus {
 
 /// Pending read requests of a leader, in arrival order.
 #[derive(Debug, Clone)]
-pub(crate) struct ReadOnly {
+pub struct ReadOnly {
     pub option: ReadOnlyOption,
     pending: HashMap<Bytes, ReadIndexStatus>,
     queue: VecDeque<Bytes>,

@@ -1,6 +1,7 @@
 //! The [`Storage`] trait: the interface through which the core reads the
-//! stable log, hard state and snapshot; and [`check_append`], the rule
-//! every storage's `append` applies to its argument.
+//! stable log, hard state and snapshot; and the rules every storage
+//! applies to what it is asked to write: [`check_append`] for entries,
+//! [`check_snapshot`] for a snapshot.
 
 use crate::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use crate::errors::{Error, Result};
@@ -25,6 +26,14 @@ pub fn check_append(entries: &[Entry]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses a snapshot whose index or term is beyond
+/// [`MAX_TERM_OR_INDEX`](crate::MAX_TERM_OR_INDEX) (arithmetic on them could
+/// wrap).
+pub fn check_snapshot(s: &Snapshot) -> Result<()> {
+    crate::bounds::check("snapshot index", s.metadata.index)?;
+    crate::bounds::check("snapshot term", s.metadata.term)
 }
 
 /// The persisted state returned by [`Storage::initial_state`].

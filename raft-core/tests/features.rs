@@ -455,7 +455,7 @@ fn transfer_to_a_lagging_follower_first_catches_it_up() {
     net.propose(1, b"b").unwrap();
     net.recover();
     net.node_mut(1).raw.transfer_leader(3).unwrap();
-    let out = net.raft(1).msgs.clone();
+    let out = net.raft(1).outbox.msgs.clone();
     assert!(out
         .iter()
         .any(|m| m.msg_type() == MessageType::MsgApp && m.to == 3));
@@ -534,7 +534,7 @@ fn safe_read_index_needs_a_heartbeat_quorum() {
     net.isolate(1);
     net.node_mut(1).raw.read_index(&b"ctx1"[..]).unwrap();
     {
-        let msgs = &net.raft(1).msgs;
+        let msgs = &net.raft(1).outbox.msgs;
         assert_eq!(types(msgs), vec![MessageType::MsgHeartbeat; 2]);
         assert!(msgs.iter().all(|m| m.context() == b"ctx1"));
     }
@@ -558,7 +558,7 @@ fn lease_based_read_index_answers_at_once() {
     let committed = net.raft(1).raft_log.committed;
     net.isolate(1);
     net.node_mut(1).raw.read_index(&b"lease"[..]).unwrap();
-    assert!(net.raft(1).msgs.is_empty(), "no heartbeat round");
+    assert!(net.raft(1).outbox.msgs.is_empty(), "no heartbeat round");
     net.settle();
     let rs = &net.node(1).read_states;
     assert_eq!(rs.len(), 1);
@@ -596,7 +596,7 @@ fn follower_read_index_is_forwarded_and_answered_by_the_leader() {
 fn follower_without_leader_drops_read_index() {
     let mut net = Network::new(&[1, 2, 3]);
     net.node_mut(2).raw.read_index(&b"x"[..]).unwrap();
-    assert!(net.raft(2).msgs.is_empty());
+    assert!(net.raft(2).outbox.msgs.is_empty());
     net.settle();
     assert!(net.node(2).read_states.is_empty());
 }

@@ -9,7 +9,7 @@
 //! raftpb value round-trips.
 
 use raft_core::eraftpb::{ConfChangeTransition, ConfChangeType, EntryType, MessageType};
-use raft_core::tracker::ProgressState;
+use raft_core::ProgressState;
 use raft_core::{Level, ReadOnlyOption, SnapshotStatus, StateRole};
 
 use crate::result::{Fail, FfiResult};

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 
 use bytes::Bytes;
-use raft_core::proto_ext::ConfChangeI;
-use raft_core::{RawNode, SnapshotStatus, StateRole, Storage};
+use raft_core::ConfChangeI;
+use raft_core::{RawNode, SnapshotStatus, Storage};
 
 use crate::bytes::in_slice;
 use crate::callback_storage::{raft_storage_callbacks, CallbackStorage};
@@ -446,9 +446,8 @@ pub unsafe extern "C" fn raft_rawnode_progress(
 ) -> raft_result {
     with_node("raft_rawnode_progress", node, |n| {
         let len = out_ptr(len, "len")?;
-        let r = &n.raft;
-        let peers = (r.state == StateRole::Leader).then_some(&r.prs.progress);
-        let count = peers.map_or(0, |p| p.len());
+        let peers = n.status().progress;
+        let count = peers.as_ref().map_or(0, |p| p.len());
         if out.is_null() {
             *len = count;
             return Ok(());
@@ -462,7 +461,7 @@ pub unsafe extern "C" fn raft_rawnode_progress(
         // SAFETY: `out` is non-NULL and, by the contract, points to `*len`
         // writable elements, which is at least `count`.
         let dst = unsafe { std::slice::from_raw_parts_mut(out, count) };
-        for (d, (&id, p)) in dst.iter_mut().zip(peers.into_iter().flatten()) {
+        for (d, (&id, p)) in dst.iter_mut().zip(peers.iter().flatten()) {
             *d = raft_progress::of(id, p);
         }
         *len = count;
@@ -486,7 +485,7 @@ pub unsafe extern "C" fn raft_rawnode_conf_state(
     with_node("raft_rawnode_conf_state", node, |n| {
         let decoded = out_ptr(decoded, "decoded")?;
         let out = out_ptr(out, "out")?;
-        let cs = Box::new(n.raft.prs.conf_state());
+        let cs = Box::new(n.status().config);
         *out = conf_state_view(&cs);
         *decoded = raft_decoded::into_raw(Value::ConfState(cs), Arena::default());
         Ok(())
@@ -876,7 +875,7 @@ mod tests {
         // Win the election with the vote of node 2.
         assert_eq!(unsafe { raft_rawnode_campaign(node) }, raft_result::RAFT_OK);
         persist(node, &ms);
-        let term = unsafe { &*node }.node.borrow().raft.term;
+        let term = unsafe { &*node }.node.borrow().status().hard_state.term;
         let vote = Message {
             msg_type: raft_core::eraftpb::MessageType::MsgVoteResp as i32,
             from: 2,

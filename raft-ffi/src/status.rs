@@ -1,8 +1,7 @@
 //! The node status as C structs: [`raft_status`] and the leader's view of
 //! each peer, [`raft_progress`].
 
-use raft_core::tracker::Progress;
-use raft_core::Status;
+use raft_core::{PeerProgress, Status};
 
 use crate::enums::{raft_progress_state, raft_state_role};
 
@@ -74,7 +73,7 @@ pub struct raft_progress {
 
 impl raft_progress {
     /// The C form of the progress of peer `id`.
-    pub fn of(id: u64, p: &Progress) -> raft_progress {
+    pub fn of(id: u64, p: &PeerProgress) -> raft_progress {
         raft_progress {
             id,
             r#match: p.matched,
@@ -82,9 +81,9 @@ impl raft_progress {
             state: raft_progress_state::from(p.state).into(),
             pending_snapshot: p.pending_snapshot,
             recent_active: p.recent_active,
-            paused: p.is_paused(),
+            paused: p.paused,
             is_learner: p.is_learner,
-            inflight_count: p.inflights.count(),
+            inflight_count: p.inflight_count,
         }
     }
 }

@@ -268,7 +268,7 @@ impl Group {
     fn plan_snapshot(&self, p: &mut Plan, snap: &Snapshot) -> Result<()> {
         // The same bounds as MemoryStorage: arithmetic on the index and term
         // must not wrap.
-        raft_core::bounds::check_snapshot(snap)?;
+        raft_core::storage::check_snapshot(snap)?;
         let (id, cur, first) = {
             let st = self.st.borrow();
             (st.id, st.meta.snapshot.index, st.first_index())

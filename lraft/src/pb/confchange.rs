@@ -2,7 +2,7 @@
 
 use mlua::prelude::*;
 use raft_core::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2};
-use raft_core::proto_ext::ConfChangeI;
+use raft_core::ConfChangeI;
 
 use super::codec::{add_codec_methods, Wire};
 use crate::error::Error;

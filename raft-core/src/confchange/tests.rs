@@ -2,7 +2,7 @@
 //! files are run by `tests/conformance_confchange.rs`).
 
 use super::*;
-use crate::eraftpb::{ConfChangeType::*, ConfState};
+use crate::eraftpb::{ConfChangeSingle, ConfChangeType::*, ConfState};
 use crate::tracker::{progress_map_string, ProgressTracker};
 use crate::Error;
 
@@ -296,13 +296,4 @@ fn demotion_in_joint_uses_learners_next() {
     assert_eq!(trk.config.to_string(), "voters=(1 2 3)");
     assert!(!trk.progress[&3].is_learner);
     assert_eq!(trk.progress[&3].matched, 4);
-}
-
-#[test]
-fn describe_changes() {
-    assert_eq!(
-        describe(&[cc(ConfChangeAddNode, 1), cc(ConfChangeRemoveNode, 2)]),
-        "ConfChangeAddNode(1) ConfChangeRemoveNode(2)"
-    );
-    assert_eq!(describe(&[]), "");
 }

@@ -51,6 +51,41 @@ fn push_entry_type(out: &mut String, t: i32) {
     }
 }
 
+/// A conf change in the protobuf text format of etcd's log lines
+/// (`id:1 type:ConfChangeAddNode node_id:2`, `transition:... changes:{...}`).
+pub fn describe_conf_change(cc: &ConfChangeI) -> String {
+    let mut s = String::new();
+    match cc {
+        ConfChangeI::V1(c) => {
+            let _ = write!(
+                s,
+                "id:{} type:{} node_id:{}",
+                c.id,
+                c.change_type().as_str_name(),
+                c.node_id
+            );
+            if let Some(ctx) = &c.context {
+                let _ = write!(s, " context:{}", go_quote(ctx));
+            }
+        }
+        ConfChangeI::V2(c) => {
+            let _ = write!(s, "transition:{}", c.transition().as_str_name());
+            for ch in &c.changes {
+                let _ = write!(
+                    s,
+                    " changes:{{type:{} node_id:{}}}",
+                    ch.change_type().as_str_name(),
+                    ch.node_id
+                );
+            }
+            if let Some(ctx) = &c.context {
+                let _ = write!(s, " context:{}", go_quote(ctx));
+            }
+        }
+    }
+    s
+}
+
 /// Changes as space-separated `v<id>`, `l<id>`, `r<id>`, `u<id>` tokens
 /// (etcd's `ConfChangesToString`).
 pub fn conf_changes_to_string(changes: &[ConfChangeSingle]) -> String {

@@ -19,6 +19,7 @@ pub struct JointConfig {
 
 impl JointConfig {
     /// A joint config from its two halves.
+    #[cfg(any(test, feature = "test-internals"))]
     pub fn new(incoming: MajorityConfig, outgoing: MajorityConfig) -> Self {
         JointConfig { incoming, outgoing }
     }
@@ -82,6 +83,7 @@ impl JointConfig {
         }
     }
 
+    #[cfg(any(test, feature = "test-internals"))]
     /// The [`MajorityConfig::describe`] table over the union of both halves.
     pub fn describe(&self, l: &impl AckedIndexer) -> String {
         MajorityConfig::from(self.ids()).describe(l)

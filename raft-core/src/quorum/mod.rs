@@ -19,11 +19,13 @@ pub use majority::MajorityConfig;
 /// A Raft log index as seen by the quorum code.
 pub type Index = u64;
 
+#[cfg(any(test, feature = "test-internals"))]
 /// Displays an [`Index`], printing `∞` for `u64::MAX` (the committed index
 /// of an empty configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DisplayIndex(pub Index);
 
+#[cfg(any(test, feature = "test-internals"))]
 impl fmt::Display for DisplayIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 == u64::MAX {

@@ -1,4 +1,6 @@
-//! Leadership transfer: MsgTransferLeader on the leader and MsgTimeoutNow.
+//! Leadership transfer: MsgTransferLeader on the leader (its case in etcd's
+//! `stepLeader`), MsgTimeoutNow (`sendTimeoutNow`) and
+//! `abortLeaderTransfer`.
 
 use super::{log, Raft, INVALID_ID};
 use crate::eraftpb::{Message, MessageType};

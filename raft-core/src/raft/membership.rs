@@ -1,5 +1,7 @@
-//! Membership: validating proposed conf changes, applying them, and
-//! switching the progress tracker to a new configuration.
+//! Membership: validating proposed conf changes (the conf-change checks of
+//! etcd's `stepLeader`), applying them (`applyConfChange`), and switching
+//! the progress tracker to a new configuration (`switchToConfig`), also
+//! when a node starts from a stored `ConfState`.
 
 use super::{log, Raft, StateRole, INVALID_ID};
 use crate::confchange::{self, Changer};
@@ -32,41 +34,6 @@ pub(crate) fn conf_change_to_msg(cc: Option<&ConfChangeI>) -> Message {
         entries: vec![entry],
         ..Message::with_type(MessageType::MsgProp)
     }
-}
-
-/// Formats a conf change like etcd's log lines (protobuf text format).
-pub fn describe_conf_change(cc: &ConfChangeI) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    match cc {
-        ConfChangeI::V1(c) => {
-            let _ = write!(
-                s,
-                "id:{} type:{} node_id:{}",
-                c.id,
-                c.change_type().as_str_name(),
-                c.node_id
-            );
-            if let Some(ctx) = &c.context {
-                let _ = write!(s, " context:{}", crate::describe::go_quote(ctx));
-            }
-        }
-        ConfChangeI::V2(c) => {
-            let _ = write!(s, "transition:{}", c.transition().as_str_name());
-            for ch in &c.changes {
-                let _ = write!(
-                    s,
-                    " changes:{{type:{} node_id:{}}}",
-                    ch.change_type().as_str_name(),
-                    ch.node_id
-                );
-            }
-            if let Some(ctx) = &c.context {
-                let _ = write!(s, " context:{}", crate::describe::go_quote(ctx));
-            }
-        }
-    }
-    s
 }
 
 impl<S: Storage> Raft<S> {
@@ -112,7 +79,7 @@ impl<S: Storage> Raft<S> {
                         Info,
                         "{:x} ignoring conf change {} at config {}: {}",
                         self.id,
-                        describe_conf_change(&cc),
+                        crate::describe::describe_conf_change(&cc),
                         self.prs.config,
                         reason
                     );

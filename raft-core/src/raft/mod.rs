@@ -1,14 +1,31 @@
-//! The Raft state machine (etcd's `raft` struct), split by concern:
-//! this file holds the state, role transitions, timers and the common part of
-//! `step`; `election`, `replication`, `snapshot`, `leader_transfer`,
-//! `membership` and `read_index` hold the rest.
+//! The Raft state machine (etcd's `raft` struct), split by concern. This
+//! file holds the state (`Raft`), its construction (`newRaft`), role
+//! transitions (`becomeFollower`, `becomeCandidate`, `becomePreCandidate`,
+//! `becomeLeader`, `reset`), `tick`, commit and applied bookkeeping
+//! (`maybeCommit`, `appliedTo`, the uncommitted-size limit), the role and
+//! soft-state types and the node-id constants. The submodules hold the
+//! rest:
+//!
+//! - `step`: the entry point for messages (`Step`) and the dispatch by
+//!   role, with the leader's step function (`stepLeader`);
+//! - `election`: campaigns, pre-votes, votes and the candidate's step
+//!   function (`hup`, `campaign`, `poll`, `stepCandidate`);
+//! - `follower`: the follower's step function (`stepFollower`);
+//! - `replication`: proposals, appending and sending appends and
+//!   heartbeats, and their handling on both sides;
+//! - `snapshot`: sending, restoring and reporting snapshots;
+//! - `membership`: conf changes, proposed and applied;
+//! - `read_index`: linearizable reads (`ReadOnlySafe`, `ReadOnlyLeaseBased`);
+//! - `leader_transfer`: MsgTransferLeader and MsgTimeoutNow;
+//! - `tick`: the election, heartbeat and check-quorum timers;
+//! - `outbox`: the outgoing-message queue (`send`, `msgs`,
+//!   `msgsAfterAppend`, merged appends, the storage-thread messages).
 
 mod election;
 mod follower;
-mod leader;
 mod leader_transfer;
 mod membership;
-mod merge;
+mod outbox;
 mod read_index;
 mod replication;
 mod snapshot;
@@ -16,7 +33,7 @@ mod step;
 mod tick;
 
 pub(crate) use membership::conf_change_to_msg;
-pub use membership::describe_conf_change;
+pub use outbox::Outbox;
 
 use std::fmt;
 use std::sync::Arc;
@@ -114,7 +131,7 @@ pub type StepHook = Box<dyn FnMut(&Message) -> Result<()>>;
 
 /// A small seedable generator (xorshift64*) for election timeouts.
 #[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
@@ -137,38 +154,37 @@ impl Rng {
     }
 }
 
-/// The Raft state machine of one node.
+internal_fields! {
+/// The Raft state machine of one node. Its fields are crate-private (the
+/// `test-internals` feature opens them to the crate's tests).
 pub struct Raft<S: Storage> {
     /// This node's id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The current term.
-    pub term: u64,
+    pub(crate) term: u64,
     /// The node voted for in the current term, or 0.
-    pub vote: u64,
+    pub(crate) vote: u64,
     /// Read states produced for the application.
-    pub read_states: Vec<ReadState>,
+    pub(crate) read_states: Vec<ReadState>,
     /// The log.
-    pub raft_log: RaftLog<S>,
+    pub(crate) raft_log: RaftLog<S>,
     /// Per-peer replication progress and the configuration.
-    pub prs: ProgressTracker,
+    pub(crate) prs: ProgressTracker,
     /// The node's role.
-    pub state: StateRole,
+    pub(crate) state: StateRole,
     /// Whether this node is a learner in its own configuration.
-    pub is_learner: bool,
-    /// Messages to send.
-    pub msgs: Vec<Message>,
-    /// Messages that may only be sent once the unstable state is persisted
-    /// (votes and append acknowledgements).
-    pub msgs_after_append: Vec<Message>,
+    pub(crate) is_learner: bool,
+    /// The outgoing messages.
+    pub(crate) outbox: Outbox,
     /// The known leader, or 0.
-    pub leader_id: u64,
+    pub(crate) leader_id: u64,
     /// The target of a leadership transfer in progress, or 0.
-    pub lead_transferee: u64,
+    pub(crate) lead_transferee: u64,
     /// Index of the newest conf change the leader proposed; no new conf
     /// change is proposed before it is applied.
-    pub pending_conf_index: u64,
+    pub(crate) pending_conf_index: u64,
     /// Payload bytes of the uncommitted tail (leader only).
-    pub uncommitted_size: u64,
+    pub(crate) uncommitted_size: u64,
     pub(crate) read_only: ReadOnly,
     pub(crate) pending_read_index_messages: Vec<Message>,
 
@@ -186,17 +202,15 @@ pub struct Raft<S: Storage> {
     pub(crate) disable_conf_change_validation: bool,
     pub(crate) step_down_on_removal: bool,
     pub(crate) immediate_self_ack: bool,
-    pub(crate) merge_appends: bool,
 
     pub(crate) rng: Rng,
     /// Reused buffer for peer ids while broadcasting (avoids allocating on
     /// every proposal).
     pub(crate) peer_buf: Vec<u64>,
-    /// The newest queued MsgApp per peer, for merging appends.
-    pub(crate) open_appends: Vec<merge::OpenAppend>,
     pub(crate) step_hook: Option<StepHook>,
     /// The logger.
-    pub logger: Arc<dyn Logger>,
+    pub(crate) logger: Arc<dyn Logger>,
+}
 }
 
 macro_rules! log {
@@ -232,8 +246,7 @@ impl<S: Storage> Raft<S> {
             prs: ProgressTracker::new(c.max_inflight_msgs, c.max_inflight_bytes),
             state: StateRole::Follower,
             is_learner: false,
-            msgs: Vec::new(),
-            msgs_after_append: Vec::new(),
+            outbox: Outbox::new(c.merge_appends),
             leader_id: INVALID_ID,
             lead_transferee: INVALID_ID,
             pending_conf_index: 0,
@@ -253,10 +266,8 @@ impl<S: Storage> Raft<S> {
             disable_conf_change_validation: c.disable_conf_change_validation,
             step_down_on_removal: c.step_down_on_removal,
             immediate_self_ack: c.immediate_self_ack,
-            merge_appends: c.merge_appends,
             rng: Rng::new(seed),
             peer_buf: Vec::new(),
-            open_appends: Vec::new(),
             step_hook: None,
             logger,
         };
@@ -314,13 +325,15 @@ impl<S: Storage> Raft<S> {
         }
     }
 
-    /// The randomized election timeout now in force.
+    /// The randomized election timeout now in force (for tests).
+    #[cfg(any(test, feature = "test-internals"))]
     pub fn randomized_election_timeout(&self) -> usize {
         self.randomized_election_timeout
     }
 
     /// Overrides the randomized election timeout until the next reset (a
     /// test hook).
+    #[cfg(any(test, feature = "test-internals"))]
     pub fn set_randomized_election_timeout(&mut self, t: usize) {
         self.randomized_election_timeout = t;
     }
@@ -345,40 +358,6 @@ impl<S: Storage> Raft<S> {
         self.term = hs.term;
         self.vote = hs.vote;
         Ok(())
-    }
-
-    /// Queues a message, filling in `from` and the term as etcd's `send`.
-    pub(crate) fn send(&mut self, mut m: Message) {
-        if m.from == INVALID_ID {
-            m.from = self.id;
-        }
-        let t = m.msg_type();
-        match t {
-            // Vote messages always carry their term explicitly.
-            MessageType::MsgVote
-            | MessageType::MsgVoteResp
-            | MessageType::MsgPreVote
-            | MessageType::MsgPreVoteResp => {}
-            MessageType::MsgProp | MessageType::MsgReadIndex => {}
-            _ => m.term = self.term,
-        }
-        if matches!(
-            t,
-            MessageType::MsgAppResp | MessageType::MsgVoteResp | MessageType::MsgPreVoteResp
-        ) {
-            self.msgs_after_append.push(m);
-        } else if m.to == self.id {
-            // Never send to ourselves outside the after-append path; a
-            // self-addressed message here would be a bug, so drop it loudly.
-            log!(self, Error, "{:x} dropping self-addressed {:?}", self.id, t);
-        } else {
-            // Any message to the peer closes its open append: entries
-            // merged later would overtake this message.
-            if !self.open_appends.is_empty() {
-                self.open_appends.retain(|o| o.peer != m.to);
-            }
-            self.msgs.push(m);
-        }
     }
 
     pub(crate) fn reset(&mut self, term: u64) {

@@ -1,5 +1,7 @@
 //! Linearizable reads on the leader: ReadIndex requests confirmed by a
-//! heartbeat quorum (`ReadOnlySafe`) or by the lease (`ReadOnlyLeaseBased`).
+//! heartbeat quorum (`ReadOnlySafe`) or by the lease (`ReadOnlyLeaseBased`)
+//! (the MsgReadIndex case of etcd's `stepLeader`, `sendMsgReadIndexResponse`,
+//! `releasePendingReadIndexMessages`).
 
 use super::{log, Raft, INVALID_ID};
 use crate::config::ReadOnlyOption;

@@ -1,7 +1,11 @@
-//! Log replication: appending on the leader, sending appends and
-//! heartbeats, and handling them on followers.
+//! Log replication: proposals on the leader (the MsgProp case of etcd's
+//! `stepLeader`) and appending them (`appendEntry`), sending appends and
+//! heartbeats (`maybeSendAppend`, `sendHeartbeat`, `bcastAppend`,
+//! `bcastHeartbeat`), handling them on followers (`handleAppendEntries`,
+//! `handleHeartbeat`) and their responses on the leader (the MsgAppResp,
+//! MsgHeartbeatResp and MsgUnreachable cases of `stepLeader`).
 
-use super::{log, Raft};
+use super::{log, Raft, INVALID_ID};
 use crate::eraftpb::{Entry, Message, MessageType};
 use crate::errors::{Error, Result};
 use crate::proto_ext::payloads_size;
@@ -9,6 +13,37 @@ use crate::storage::Storage;
 use crate::tracker::ProgressState;
 
 impl<S: Storage> Raft<S> {
+    /// Leader side of MsgProp.
+    pub(crate) fn handle_proposal(&mut self, mut m: Message) -> Result<()> {
+        if m.entries.is_empty() {
+            return Err(Error::Invariant(format!(
+                "{:x} stepped empty MsgProp",
+                self.id
+            )));
+        }
+        if !self.prs.progress.contains_key(&self.id) {
+            // Removed from the configuration while leading.
+            return Err(Error::ProposalDropped);
+        }
+        if self.lead_transferee != INVALID_ID {
+            log!(
+                self,
+                Debug,
+                "{:x} [term {}] transfer leadership to {:x} is in progress; dropping proposal",
+                self.id,
+                self.term,
+                self.lead_transferee
+            );
+            return Err(Error::ProposalDropped);
+        }
+        self.check_proposed_conf_changes(&mut m.entries)?;
+        if !self.append_entry(std::mem::take(&mut m.entries)) {
+            return Err(Error::ProposalDropped);
+        }
+        self.bcast_append();
+        Ok(())
+    }
+
     /// Appends entries to the leader's log at the current term. Returns
     /// false (and appends nothing) when the uncommitted-size limit refuses
     /// them.
@@ -90,7 +125,7 @@ impl<S: Storage> Raft<S> {
         }
         let (n, bytes) = (ents.len(), payloads_size(&ents));
         let commit = self.raft_log.committed;
-        let size: u64 = if self.merge_appends {
+        let size: u64 = if self.outbox.merges_appends() {
             ents.iter().map(Entry::size).sum()
         } else {
             0

@@ -1,5 +1,7 @@
 //! Snapshots: sending them to followers that fell behind the compaction
-//! point, restoring them on followers, and the status reports.
+//! point (the snapshot branch of etcd's `maybeSendAppend`), restoring them
+//! on followers (`handleSnapshot`, `restore`), and the status reports (the
+//! MsgSnapStatus case of `stepLeader`).
 
 use super::{log, Raft, StateRole};
 use crate::eraftpb::{Message, MessageType, Snapshot};

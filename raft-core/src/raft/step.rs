@@ -1,6 +1,9 @@
 //! The entry point for messages: term checks common to every role (etcd's
 //! `Step`), storage-thread acknowledgements, votes, and dispatch to the
-//! role's step function (or a test hook).
+//! role's step function (or a test hook). The leader's (`stepLeader`) is
+//! here, as it only routes each message to the file of its concern; the
+//! candidate's (`stepCandidate`) is in `election`, the follower's
+//! (`stepFollower`) in `follower`.
 
 use super::{log, CampaignType, Raft, StateRole, CAMPAIGN_TRANSFER, INVALID_ID};
 use crate::eraftpb::{Message, MessageType};
@@ -173,5 +176,45 @@ impl<S: Storage> Raft<S> {
             StateRole::Candidate | StateRole::PreCandidate => self.step_candidate(m),
             StateRole::Follower => self.step_follower(m),
         }
+    }
+
+    /// The leader's step function (etcd's `stepLeader`).
+    fn step_leader(&mut self, m: Message) -> Result<()> {
+        match m.msg_type() {
+            MessageType::MsgBeat => {
+                self.bcast_heartbeat();
+                return Ok(());
+            }
+            MessageType::MsgCheckQuorum => {
+                self.check_quorum_step_down();
+                return Ok(());
+            }
+            MessageType::MsgProp => return self.handle_proposal(m),
+            MessageType::MsgReadIndex => {
+                self.handle_read_index_request(m);
+                return Ok(());
+            }
+            MessageType::MsgForgetLeader => return Ok(()),
+            _ => {}
+        }
+        if !self.prs.progress.contains_key(&m.from) {
+            log!(
+                self,
+                Debug,
+                "{:x} no progress available for {:x}",
+                self.id,
+                m.from
+            );
+            return Ok(());
+        }
+        match m.msg_type() {
+            MessageType::MsgAppResp => self.handle_append_response(&m)?,
+            MessageType::MsgHeartbeatResp => self.handle_heartbeat_response(&m),
+            MessageType::MsgSnapStatus => self.handle_snapshot_status(&m),
+            MessageType::MsgUnreachable => self.handle_unreachable(m.from),
+            MessageType::MsgTransferLeader => self.handle_transfer_leader(&m),
+            _ => {}
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,7 @@
-//! Logical clocks: the election timer of followers and candidates, and the
-//! heartbeat and check-quorum timers of leaders.
+//! Logical clocks (etcd's `tickElection`, `tickHeartbeat`): the election
+//! timer of followers and candidates, and the heartbeat and check-quorum
+//! timers of leaders, with the leader's step-down when its quorum is not
+//! active (the MsgCheckQuorum case of `stepLeader`).
 
 use super::{log, Raft, StateRole, INVALID_ID};
 use crate::eraftpb::{Message, MessageType};
@@ -59,6 +61,27 @@ impl<S: Storage> Raft<S> {
                     "error occurred during checking sending heartbeat: {}",
                     e
                 );
+            }
+        }
+    }
+
+    /// Leader side of MsgCheckQuorum: steps down unless a quorum was heard
+    /// from since the last round, then starts a new round.
+    pub(crate) fn check_quorum_step_down(&mut self) {
+        if !self.prs.quorum_active() {
+            log!(
+                self,
+                Warn,
+                "{:x} stepped down to follower since quorum is not active",
+                self.id
+            );
+            let term = self.term;
+            self.become_follower(term, INVALID_ID);
+        }
+        let id = self.id;
+        for (pid, pr) in self.prs.progress.iter_mut() {
+            if *pid != id {
+                pr.recent_active = false;
             }
         }
     }

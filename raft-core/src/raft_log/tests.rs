@@ -2,6 +2,7 @@ use std::cell::Cell;
 
 use super::*;
 use crate::eraftpb::SnapshotMetadata;
+use crate::NO_LIMIT;
 use crate::log_unstable::tests::{ent, CaptureLogger};
 use crate::logger::NullLogger;
 use crate::memory_storage::MemoryStorage;

@@ -86,6 +86,7 @@ impl fmt::Display for TrackerConfig {
 
 /// Formats a [`ProgressMap`] as etcd does: one `<id decimal>: <progress>`
 /// line per peer, ascending, each ending in `\n`.
+#[cfg(any(test, feature = "test-internals"))]
 pub fn progress_map_string(m: &ProgressMap) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -146,20 +147,6 @@ impl ProgressTracker {
         self.config.voters.committed_index(&self.progress)
     }
 
-    /// Calls `f` for every tracked peer in ascending id order.
-    pub fn visit(&self, mut f: impl FnMut(u64, &Progress)) {
-        for (id, pr) in &self.progress {
-            f(*id, pr);
-        }
-    }
-
-    /// Calls `f` for every tracked peer in ascending id order, mutably.
-    pub fn visit_mut(&mut self, mut f: impl FnMut(u64, &mut Progress)) {
-        for (id, pr) in self.progress.iter_mut() {
-            f(*id, pr);
-        }
-    }
-
     /// True if a (joint) quorum of voters is recently active. The leader's
     /// own progress is expected to be marked active by the caller, as etcd
     /// does.
@@ -176,11 +163,6 @@ impl ProgressTracker {
     /// All voters (both halves), sorted.
     pub fn voter_nodes(&self) -> Vec<u64> {
         self.config.voters.iter_ids().collect()
-    }
-
-    /// All learners, sorted.
-    pub fn learner_nodes(&self) -> Vec<u64> {
-        self.config.learners.iter().copied().collect()
     }
 
     /// Forgets all votes, for a new election.
@@ -263,7 +245,6 @@ mod tests {
         assert_eq!(cs.learners_next, vec![4]);
         assert!(cs.auto_leave);
         assert_eq!(t.voter_nodes(), vec![1, 2, 3, 4, 5]);
-        assert_eq!(t.learner_nodes(), vec![7, 9]);
     }
 
     #[test]
@@ -304,7 +285,9 @@ mod tests {
     fn quorum_active_needs_joint_majority() {
         let mut t = tracker(&[1, 2, 3], &[3, 4, 5], &[6]);
         let set = |t: &mut ProgressTracker, ids: &[u64]| {
-            t.visit_mut(|id, pr| pr.recent_active = ids.contains(&id));
+            for (id, pr) in t.progress.iter_mut() {
+                pr.recent_active = ids.contains(id);
+            }
         };
         set(&mut t, &[1, 2, 6]);
         assert!(!t.quorum_active());
@@ -316,13 +299,6 @@ mod tests {
         assert!(!t.quorum_active());
     }
 
-    #[test]
-    fn visit_is_ordered() {
-        let t = tracker(&[5, 1, 3], &[], &[2]);
-        let mut seen = Vec::new();
-        t.visit(|id, _| seen.push(id));
-        assert_eq!(seen, vec![1, 2, 3, 5]);
-    }
 
     #[test]
     fn progress_map_format() {

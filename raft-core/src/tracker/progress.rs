@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::{Inflights, ProgressState};
+use crate::status::PeerProgress;
 
 /// What the leader knows about a follower's log and how it replicates to it.
 ///
@@ -188,34 +189,9 @@ impl Progress {
 }
 
 impl fmt::Display for Progress {
-    /// `StateReplicate match=14 next=17 paused inflight=3[full]` and
-    /// friends, as etcd prints it.
+    /// As etcd prints it; the format is [`PeerProgress`]'s.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} match={} next={}",
-            self.state, self.matched, self.next_idx
-        )?;
-        if self.is_learner {
-            f.write_str(" learner")?;
-        }
-        if self.is_paused() {
-            f.write_str(" paused")?;
-        }
-        if self.pending_snapshot > 0 {
-            write!(f, " pendingSnap={}", self.pending_snapshot)?;
-        }
-        if !self.recent_active {
-            f.write_str(" inactive")?;
-        }
-        let n = self.inflights.count();
-        if n > 0 {
-            write!(f, " inflight={n}")?;
-            if self.inflights.full() {
-                f.write_str("[full]")?;
-            }
-        }
-        Ok(())
+        PeerProgress::from(self).fmt(f)
     }
 }
 

@@ -71,7 +71,7 @@ pub fn raft_with(cfg: &Config, storage: MemoryStorage) -> Raft<MemoryStorage> {
 /// write completed at once.
 pub fn flush_self(r: &mut Raft<MemoryStorage>) {
     loop {
-        let msgs = std::mem::take(&mut r.msgs_after_append);
+        let msgs = std::mem::take(&mut r.outbox.msgs_after_append);
         if msgs.is_empty() {
             break;
         }
@@ -79,7 +79,7 @@ pub fn flush_self(r: &mut Raft<MemoryStorage>) {
             if m.to == r.id {
                 let _ = r.step(m);
             } else {
-                r.msgs.push(m);
+                r.outbox.msgs.push(m);
             }
         }
     }
@@ -88,7 +88,7 @@ pub fn flush_self(r: &mut Raft<MemoryStorage>) {
 /// All messages the Raft wants to send (after self-acknowledging).
 pub fn read_messages(r: &mut Raft<MemoryStorage>) -> Vec<Message> {
     flush_self(r);
-    std::mem::take(&mut r.msgs)
+    std::mem::take(&mut r.outbox.msgs)
 }
 
 /// Steps `m` into `r` and flushes the self-addressed messages.

@@ -432,7 +432,8 @@ impl Env {
         let mut s = String::new();
         for n in &self.nodes {
             let st = n.raw.status();
-            let voter = if st.config.voters.contains(st.id) {
+            let cs = &st.config;
+            let voter = if cs.voters.contains(&st.id) || cs.voters_outgoing.contains(&st.id) {
                 "(Voter)"
             } else {
                 "(Non-Voter)"

@@ -86,7 +86,7 @@ impl Cluster {
     pub fn leader(&self) -> Option<usize> {
         self.members
             .iter()
-            .position(|m| m.node.raft.state == StateRole::Leader)
+            .position(|m| m.node.status().soft_state.raft_state == StateRole::Leader)
     }
 
     /// Ticks every node.

@@ -1,0 +1,458 @@
+//! The outgoing-message queue: everything the node sends goes through
+//! here.
+//!
+//! - [`Outbox`]: the messages to send now (etcd's `raft.msgs`) and those
+//!   that may leave only once the unstable state is persisted (votes and
+//!   append acknowledgements, the node's own included: etcd's
+//!   `raft.msgsAfterAppend`);
+//! - `Raft::send` (etcd's `send`): fills in `from` and the term and picks
+//!   the queue;
+//! - merging appends (`Config::merge_appends`, not in etcd): while a Ready
+//!   round is open, entries for a peer whose newest queued message is a
+//!   contiguous MsgApp join that message (the peer's in-flight window then
+//!   counts the messages that really travel), and a batch of proposals
+//!   queues one self-acknowledgement;
+//! - handing the queues out with a Ready: the messages to and from the
+//!   local storage threads (rawnode.go's `newStorageAppendMsg`,
+//!   `newStorageAppendRespMsg`, `newStorageApplyMsg`,
+//!   `newStorageApplyRespMsg`) with async storage writes, otherwise the
+//!   responses to peers for the Ready and the self-acknowledgements that
+//!   `advance` steps (etcd's `stepsOnAdvance`).
+
+use super::{log, Raft, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
+use crate::eraftpb::{Entry, Message, MessageType};
+use crate::ready::Ready;
+use crate::storage::Storage;
+
+/// The queued outgoing messages of one node.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Messages to send now.
+    pub msgs: Vec<Message>,
+    /// Messages to send only once the unstable state is persisted.
+    pub msgs_after_append: Vec<Message>,
+    /// The newest queued MsgApp per peer, for merging appends.
+    open_appends: Vec<OpenAppend>,
+    /// Whether appends are merged (`Config::merge_appends`).
+    merge_appends: bool,
+}
+
+/// The newest queued MsgApp to one peer: its position in `Outbox::msgs` and
+/// the encoded size of its entries.
+#[derive(Debug, Clone, Copy)]
+struct OpenAppend {
+    peer: u64,
+    pos: usize,
+    size: u64,
+}
+
+impl Outbox {
+    /// An empty queue; `merge_appends` as in the config.
+    pub(crate) fn new(merge_appends: bool) -> Outbox {
+        Outbox {
+            merge_appends,
+            ..Default::default()
+        }
+    }
+
+    /// Whether appends are merged.
+    pub(crate) fn merges_appends(&self) -> bool {
+        self.merge_appends
+    }
+
+    /// True when nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.msgs.is_empty() && self.msgs_after_append.is_empty()
+    }
+
+    /// Takes the messages to send now; appends can no longer be merged into
+    /// them.
+    pub(crate) fn take_msgs(&mut self) -> Vec<Message> {
+        self.open_appends.clear();
+        std::mem::take(&mut self.msgs)
+    }
+
+    /// Drops everything queued (it was handed out with a Ready).
+    pub(crate) fn clear(&mut self) {
+        self.open_appends.clear();
+        self.msgs.clear();
+        self.msgs_after_append.clear();
+    }
+
+    /// Moves the after-append messages addressed to peers to `out`; the
+    /// self-addressed ones stay for [`Raft::take_steps_on_advance`].
+    pub(crate) fn move_peer_responses(&mut self, id: u64, out: &mut Vec<Message>) {
+        self.msgs_after_append.retain_mut(|m| {
+            if m.to == id {
+                return true;
+            }
+            out.push(std::mem::take(m));
+            false
+        });
+    }
+}
+
+impl<S: Storage> Raft<S> {
+    /// Queues a message, filling in `from` and the term as etcd's `send`.
+    pub(crate) fn send(&mut self, mut m: Message) {
+        if m.from == INVALID_ID {
+            m.from = self.id;
+        }
+        let t = m.msg_type();
+        match t {
+            // Vote messages always carry their term explicitly.
+            MessageType::MsgVote
+            | MessageType::MsgVoteResp
+            | MessageType::MsgPreVote
+            | MessageType::MsgPreVoteResp => {}
+            MessageType::MsgProp | MessageType::MsgReadIndex => {}
+            _ => m.term = self.term,
+        }
+        if matches!(
+            t,
+            MessageType::MsgAppResp | MessageType::MsgVoteResp | MessageType::MsgPreVoteResp
+        ) {
+            self.outbox.msgs_after_append.push(m);
+        } else if m.to == self.id {
+            // Never send to ourselves outside the after-append path; a
+            // self-addressed message here would be a bug, so drop it loudly.
+            log!(self, Error, "{:x} dropping self-addressed {:?}", self.id, t);
+        } else {
+            // Any message to the peer closes its open append: entries
+            // merged later would overtake this message.
+            let ob = &mut self.outbox;
+            if !ob.open_appends.is_empty() {
+                ob.open_appends.retain(|o| o.peer != m.to);
+            }
+            ob.msgs.push(m);
+        }
+    }
+
+    /// With merging on, raises the index of the self-acknowledgement queued
+    /// last for this Ready to `index` instead of queueing one more: one
+    /// acknowledgement of the newest entry stands for all of them (the
+    /// progress only moves forward), so a batch of proposals costs one
+    /// self-ack step at `advance` instead of one per entry. Returns whether
+    /// it did; off (etcd's output), every append queues its own.
+    pub(crate) fn extend_self_ack(&mut self, index: u64) -> bool {
+        if !self.outbox.merge_appends {
+            return false;
+        }
+        let (id, term) = (self.id, self.term);
+        match self.outbox.msgs_after_append.last_mut() {
+            Some(m)
+                if m.to == id
+                    && m.from == id
+                    && m.term == term
+                    && !m.reject
+                    && m.msg_type() == MessageType::MsgAppResp
+                    && m.index <= index =>
+            {
+                m.index = index;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Tries to add `ents` (which follow `(prev_index, prev_term)`) to the
+    /// queued MsgApp for `to`. Returns the entries back when they cannot be
+    /// merged: no queued append, not contiguous, another message to `to`
+    /// queued after it, or the size limit.
+    pub(crate) fn try_merge_append(
+        &mut self,
+        to: u64,
+        prev_index: u64,
+        prev_term: u64,
+        ents: Vec<Entry>,
+        ents_size: u64,
+        commit: u64,
+    ) -> Result<(), Vec<Entry>> {
+        let (term, max_size) = (self.term, self.max_msg_size);
+        let ob = &mut self.outbox;
+        if !ob.merge_appends || ents.is_empty() {
+            return Err(ents);
+        }
+        let Some(k) = ob.open_appends.iter().position(|o| o.peer == to) else {
+            return Err(ents);
+        };
+        let open = ob.open_appends[k];
+        let Some(prev) = ob.msgs.get_mut(open.pos) else {
+            return Err(ents);
+        };
+        if prev.to != to || prev.msg_type() != MessageType::MsgApp || prev.term != term {
+            return Err(ents);
+        }
+        let (last_index, last_term) = match prev.entries.last() {
+            Some(e) => (e.index, e.term),
+            None => (prev.index, prev.log_term),
+        };
+        let size = open.size.saturating_add(ents_size);
+        if last_index != prev_index || last_term != prev_term || size > max_size {
+            return Err(ents);
+        }
+        prev.entries.extend(ents);
+        prev.commit = prev.commit.max(commit);
+        ob.open_appends[k].size = size;
+        Ok(())
+    }
+
+    /// Remembers the MsgApp just queued as the open append to `to`.
+    pub(crate) fn note_open_append(&mut self, to: u64, size: u64) {
+        let ob = &mut self.outbox;
+        if !ob.merge_appends {
+            return;
+        }
+        let pos = ob.msgs.len().wrapping_sub(1);
+        ob.open_appends.retain(|o| o.peer != to);
+        ob.open_appends.push(OpenAppend {
+            peer: to,
+            pos,
+            size,
+        });
+    }
+
+    /// With async storage writes: the MsgStorageAppend for a Ready, carrying
+    /// its entries, hard state and snapshot and, as responses, the
+    /// after-append messages and the append acknowledgement (etcd's
+    /// `newStorageAppendMsg`); `None` when the Ready has nothing to persist
+    /// and nothing waits for persistence.
+    pub(crate) fn storage_append_msg(&self, rd: &Ready) -> Option<Message> {
+        let needed = !rd.entries.is_empty()
+            || rd.hard_state.as_ref().is_some_and(|h| !h.is_empty())
+            || !rd.snapshot.is_empty()
+            || !self.outbox.msgs_after_append.is_empty();
+        if !needed {
+            return None;
+        }
+        let mut m = Message {
+            to: LOCAL_APPEND_THREAD,
+            from: self.id,
+            entries: rd.entries.clone(),
+            ..Message::with_type(MessageType::MsgStorageAppend)
+        };
+        if let Some(hs) = rd.hard_state.as_ref().filter(|h| !h.is_empty()) {
+            m.term = hs.term;
+            m.vote = hs.vote;
+            m.commit = hs.commit;
+        }
+        if !rd.snapshot.is_empty() {
+            m.snapshot = Some(Box::new(rd.snapshot.clone()));
+        }
+        m.responses = self.outbox.msgs_after_append.clone();
+        m.responses.extend(self.storage_append_resp_msg(rd));
+        Some(m)
+    }
+
+    /// The acknowledgement of a Ready's entries and snapshot once persisted
+    /// (etcd's `newStorageAppendRespMsg`); `None` when it has neither.
+    fn storage_append_resp_msg(&self, rd: &Ready) -> Option<Message> {
+        let has_ents = self.raft_log.has_next_or_in_progress_unstable_ents();
+        if !has_ents && rd.snapshot.is_empty() {
+            return None;
+        }
+        let mut m = Message {
+            to: self.id,
+            from: LOCAL_APPEND_THREAD,
+            term: self.term,
+            ..Message::with_type(MessageType::MsgStorageAppendResp)
+        };
+        if has_ents {
+            m.index = self.raft_log.last_index();
+            m.log_term = self.raft_log.last_term();
+        }
+        if !rd.snapshot.is_empty() {
+            m.snapshot = Some(Box::new(rd.snapshot.clone()));
+        }
+        Some(m)
+    }
+
+    /// With async storage writes: the MsgStorageApply for committed entries,
+    /// carrying their acknowledgement (etcd's `newStorageApplyMsg`).
+    pub(crate) fn storage_apply_msg(&self, ents: &[Entry]) -> Message {
+        Message {
+            to: LOCAL_APPLY_THREAD,
+            from: self.id,
+            entries: ents.to_vec(),
+            responses: vec![self.storage_apply_resp_msg(ents)],
+            ..Message::with_type(MessageType::MsgStorageApply)
+        }
+    }
+
+    /// The acknowledgement of applied entries (etcd's
+    /// `newStorageApplyRespMsg`).
+    fn storage_apply_resp_msg(&self, ents: &[Entry]) -> Message {
+        Message {
+            to: self.id,
+            from: LOCAL_APPLY_THREAD,
+            entries: ents.to_vec(),
+            ..Message::with_type(MessageType::MsgStorageApplyResp)
+        }
+    }
+
+    /// Without async storage writes, once a Ready is accepted: what
+    /// `advance` steps to acknowledge it (etcd's `stepsOnAdvance`): the
+    /// self-addressed after-append messages (the others went into the
+    /// Ready), the acknowledgement of its entries and snapshot, and that of
+    /// its committed entries.
+    pub(crate) fn take_steps_on_advance(&mut self, rd: &Ready) -> Vec<Message> {
+        let mut steps = std::mem::take(&mut self.outbox.msgs_after_append);
+        steps.extend(self.storage_append_resp_msg(rd));
+        if !rd.committed_entries.is_empty() {
+            steps.push(self.storage_apply_resp_msg(&rd.committed_entries));
+        }
+        steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::eraftpb::{ConfState, MessageType};
+    use crate::raft::Raft;
+    use crate::{Config, MemoryStorage};
+
+    fn leader(merge: bool, max_size: u64) -> Raft<MemoryStorage> {
+        let store = MemoryStorage::new_with_conf_state(ConfState {
+            voters: vec![1, 2, 3],
+            ..Default::default()
+        });
+        let c = Config {
+            merge_appends: merge,
+            max_size_per_msg: max_size,
+            logger: std::sync::Arc::new(crate::logger::NullLogger),
+            ..Config::new(1)
+        };
+        let mut r = Raft::new(&c, store).unwrap();
+        r.become_candidate();
+        r.become_leader();
+        for id in [2, 3] {
+            let pr = r.prs.progress.get_mut(&id).unwrap();
+            pr.matched = 1;
+            pr.become_replicate();
+        }
+        r.outbox.take_msgs();
+        r
+    }
+
+    fn propose(r: &mut Raft<MemoryStorage>, n: usize) {
+        for i in 0..n {
+            let mut m = crate::eraftpb::Message::with_type(MessageType::MsgProp);
+            m.from = 1;
+            m.entries
+                .push(crate::eraftpb::Entry::new(0, 0, format!("p{i}")));
+            r.step(m).unwrap();
+        }
+    }
+
+    fn apps_to(r: &Raft<MemoryStorage>, to: u64) -> Vec<usize> {
+        r.outbox.msgs
+            .iter()
+            .filter(|m| m.to == to && m.msg_type() == MessageType::MsgApp)
+            .map(|m| m.entries.len())
+            .collect()
+    }
+
+    #[test]
+    fn proposals_in_one_round_go_out_as_one_append_per_peer() {
+        let mut r = leader(true, u64::MAX);
+        propose(&mut r, 5);
+        // The peers already have the leader's empty entry (index 1).
+        assert_eq!(apps_to(&r, 2), vec![5]);
+        assert_eq!(apps_to(&r, 3), vec![5]);
+        let pr = &r.prs.progress[&2];
+        assert_eq!(pr.inflights.count(), 1, "one message in flight");
+        assert_eq!(pr.next_idx, 7);
+        let m = r.outbox.msgs.iter().find(|m| m.to == 2).unwrap();
+        assert_eq!((m.index, m.entries[4].index), (1, 6));
+        // Acknowledging the last index frees the whole window.
+        r.prs.progress.get_mut(&2).unwrap().inflights.free_le(6);
+        assert_eq!(r.prs.progress[&2].inflights.count(), 0);
+    }
+
+    #[test]
+    fn without_merging_every_proposal_is_a_message() {
+        let mut r = leader(false, u64::MAX);
+        propose(&mut r, 5);
+        assert_eq!(apps_to(&r, 2), vec![1, 1, 1, 1, 1]);
+        assert_eq!(r.prs.progress[&2].inflights.count(), 5);
+    }
+
+    #[test]
+    fn the_size_limit_and_taken_messages_end_a_merge() {
+        let one = crate::eraftpb::Entry::new(1, 3, "p0").size();
+        // Room for two proposal-sized entries per message.
+        let mut r = leader(true, 2 * one);
+        propose(&mut r, 5);
+        assert_eq!(apps_to(&r, 2), vec![2, 2, 1]);
+        assert_eq!(r.prs.progress[&2].inflights.count(), 3);
+        let sent = r.outbox.take_msgs();
+        assert!(!sent.is_empty());
+        propose(&mut r, 1);
+        assert_eq!(apps_to(&r, 2), vec![1], "a new round starts a new message");
+    }
+
+    #[test]
+    fn another_message_to_the_peer_ends_a_merge() {
+        let mut r = leader(true, u64::MAX);
+        propose(&mut r, 2);
+        r.bcast_heartbeat();
+        propose(&mut r, 1);
+        let kinds: Vec<(MessageType, usize)> = r
+            .outbox
+            .msgs
+            .iter()
+            .filter(|m| m.to == 2)
+            .map(|m| (m.msg_type(), m.entries.len()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (MessageType::MsgApp, 2),
+                (MessageType::MsgHeartbeat, 0),
+                (MessageType::MsgApp, 1)
+            ]
+        );
+    }
+
+    fn self_acks(r: &Raft<MemoryStorage>) -> Vec<u64> {
+        r.outbox.msgs_after_append
+            .iter()
+            .filter(|m| m.to == 1 && m.msg_type() == MessageType::MsgAppResp)
+            .map(|m| m.index)
+            .collect()
+    }
+
+    #[test]
+    fn proposals_in_one_round_queue_one_self_ack_of_the_newest_entry() {
+        let mut r = leader(true, u64::MAX);
+        r.outbox.msgs_after_append.clear();
+        propose(&mut r, 5);
+        assert_eq!(self_acks(&r), vec![6]);
+        // Stepping it counts all five entries as persisted by the leader.
+        let ack = r.outbox.msgs_after_append.pop().unwrap();
+        r.step(ack).unwrap();
+        assert_eq!(r.prs.progress[&1].matched, 6);
+    }
+
+    #[test]
+    fn without_merging_every_proposal_queues_its_self_ack() {
+        let mut r = leader(false, u64::MAX);
+        r.outbox.msgs_after_append.clear();
+        propose(&mut r, 3);
+        assert_eq!(self_acks(&r), vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn a_self_ack_behind_another_response_is_not_extended() {
+        let mut r = leader(true, u64::MAX);
+        r.outbox.msgs_after_append.clear();
+        propose(&mut r, 1);
+        // A response queued after the ack keeps its place between the acks.
+        r.send(crate::eraftpb::Message {
+            to: 2,
+            ..crate::eraftpb::Message::with_type(MessageType::MsgAppResp)
+        });
+        propose(&mut r, 2);
+        assert_eq!(self_acks(&r), vec![2, 4]);
+    }
+}
