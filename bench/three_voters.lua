@@ -10,8 +10,15 @@
 -- payloads in order (else it exits 1 without a number). Prints the median
 -- entries/s of the runs.
 --
+-- BENCH_STORAGE=ldbstorage (the storage benchmark of issue 10) persists
+-- through `ldbstorage.lua` instead (LevelDB under a temporary directory;
+-- a Ready that must sync is one synced write of its entries and hard
+-- state) and also prints how many storage callbacks the core made per
+-- entry and node (FirstIndex, LastIndex, Term, Entries).
+--
 -- Usage: lua5.4 three_voters.lua [runs] [rounds]   (scripts/bench-langs.sh
--- sets LUA_CPATH and runs it)
+-- sets LUA_CPATH and runs it; BENCH_STORAGE=ldbstorage also needs
+-- LUA_PATH to find lua/ldbstorage.lua)
 local raft = require("lraft")
 local pb = raft.pb
 local ok, socket = pcall(require, "socket")
@@ -20,6 +27,10 @@ local now = ok and socket.gettime or os.clock
 local SIZE, BATCH = 128, tonumber(os.getenv("BENCH_BATCH") or "64")
 local API = os.getenv("BENCH_API") or "views"
 assert(API == "views" or API == "batch", "BENCH_API must be views or batch")
+local STORAGE = os.getenv("BENCH_STORAGE") or "memorystorage"
+assert(STORAGE == "memorystorage" or STORAGE == "ldbstorage",
+    "BENCH_STORAGE must be memorystorage or ldbstorage")
+local ldbstorage = STORAGE == "ldbstorage" and require("ldbstorage")
 local runs = tonumber(arg[1] or "5")
 local rounds = tonumber(arg[2] or "500")
 
@@ -48,11 +59,48 @@ local function apply(n, data)
     n.applied = n.applied + 1
 end
 
+-- The storage callbacks the core makes, counted for ldbstorage.
+local QUERIES = { FirstIndex = true, LastIndex = true, Term = true, Entries = true }
+local calls = { FirstIndex = 0, LastIndex = 0, Term = 0, Entries = 0 }
+
+-- `inner`'s storage base, counting the core's queries.
+local function counted_base(inner)
+    local w = setmetatable({}, {
+        __index = function(_, k)
+            local v = inner[k]
+            if type(v) ~= "function" then return v end
+            if QUERIES[k] then
+                return function(_, ...)
+                    calls[k] = calls[k] + 1
+                    return v(inner, ...)
+                end
+            end
+            return function(_, ...) return v(inner, ...) end
+        end,
+    })
+    return raft.ldbstorage(w)
+end
+
+-- Persists a Ready's entries and hard state (for ldbstorage, one synced
+-- write when the Ready must sync: the hard state's synced write covers
+-- the entries written just before it to the same log).
+local function persist(n, rd)
+    if STORAGE == "memorystorage" then
+        n.storage:append(rd.entries)
+        if rd.hardstate then n.storage:set_hardstate(rd.hardstate) end
+        return
+    end
+    local sync = rd.mustsync
+    if #rd.entries > 0 then
+        assert(n.storage:append(rd.entries, sync and not rd.hardstate) == raft.OK)
+    end
+    if rd.hardstate then n.storage:set_hardstate(rd.hardstate, sync) end
+end
+
 local function handle_batch(n, net)
     if not n.node:has_ready() then return false end
     local rd = n.node:ready()
-    n.storage:append(rd.entries)
-    if rd.hardstate then n.storage:set_hardstate(rd.hardstate) end
+    persist(n, rd)
     local bytes, tos = rd:message_bytes()
     for i = 1, #bytes do
         net[#net + 1] = tos[i]
@@ -76,8 +124,7 @@ local function handle(n, net)
     if API == "batch" then return handle_batch(n, net) end
     if not n.node:has_ready() then return false end
     local rd = n.node:ready()
-    n.storage:append(rd.entries)
-    if rd.hardstate then n.storage:set_hardstate(rd.hardstate) end
+    persist(n, rd)
     for _, m in rd.messages:ipairs() do net[#net + 1] = m:serialize() end
     for _, e in rd.committed_entries:ipairs() do
         if e.type == pb.EntryConfChange then
@@ -117,14 +164,23 @@ end
 
 local function run()
     local nodes, net = {}, {}
+    local dir = os.tmpname()
+    os.remove(dir)
     for id = 1, 3 do
-        local storage = raft.memorystorage()
+        local storage, base
+        if STORAGE == "memorystorage" then
+            storage = raft.memorystorage()
+            base = storage
+        else
+            storage = ldbstorage.new(dir .. "-n" .. id)
+            base = counted_base(storage)
+        end
         local cfg = raft.config()
         cfg.ID = id
         cfg.ElectionTick = 10
         cfg.HeartbeatTick = 1
         cfg.Seed = id
-        cfg.Storage = storage
+        cfg.Storage = base
         local node = raft.rawnode()
         node:init(cfg, { 1, 2, 3 })
         nodes[id] = { id = id, node = node, storage = storage, applied = 0 }
@@ -133,6 +189,7 @@ local function run()
     nodes[1].node:campaign()
     pump(nodes, net)
     if nodes[1].node:status().raft_state ~= raft.StateLeader then fail("node 1 did not become leader") end
+    for k in pairs(calls) do calls[k] = 0 end
     local start = now()
     local seq = 0
     for _ = 1, rounds do
@@ -146,6 +203,7 @@ local function run()
     for _, n in ipairs(nodes) do
         if n.applied ~= seq then fail(("node %d applied %d of %d"):format(n.id, n.applied, seq)) end
         n.node:close()
+        if STORAGE == "ldbstorage" then n.storage:delete_db() end
     end
     return seq / secs, seq
 end
@@ -153,5 +211,11 @@ end
 local rates, entries = {}, 0
 for i = 1, runs do rates[i], entries = run() end
 table.sort(rates)
-print(("lua 3v api=%s batch=%d entries=%d runs=%d median_entries_per_s=%.0f"):format(
-    API, BATCH, entries, runs, rates[(runs + 1) // 2]))
+print(("lua 3v api=%s batch=%d storage=%s entries=%d runs=%d median_entries_per_s=%.0f"):format(
+    API, BATCH, STORAGE, entries, runs, rates[(runs + 1) // 2]))
+if STORAGE == "ldbstorage" then
+    -- Of the last run.
+    local per = 3 * entries
+    print(("storage callbacks per entry and node: FirstIndex %.2f, LastIndex %.2f, Term %.2f, Entries %.2f"):format(
+        calls.FirstIndex / per, calls.LastIndex / per, calls.Term / per, calls.Entries / per))
+end
