@@ -1026,6 +1026,60 @@ fn async_storage_writes_commit_only_after_the_append_thread_answers() {
     assert_eq!(n.raw.raft.raft_log.applied, last);
 }
 
+/// A deliberate deviation from etcd (raft/election.rs, the candidate's
+/// `VoteResult::Won`): with async storage writes the vote requests leave
+/// before the candidate's own term and vote are durable, so the peers'
+/// votes can make a quorum first. etcd leads at once; this core waits for
+/// its own persisted vote. Leading first, then crashing before the write,
+/// let node 1 of async simulation seed 29778 restart in the previous term,
+/// win the same term again with a peer's repeated vote and append other
+/// entries at indexes its first leadership had replicated under that term:
+/// a follower applied an entry the leader never committed.
+#[test]
+fn async_candidate_leads_only_once_its_own_vote_is_durable() {
+    let mut c = config(1, 10, 1);
+    c.async_storage_writes = true;
+    let storage = storage_with_voters(&[1, 2, 3]);
+    let mut n = AsyncNode {
+        raw: RawNode::new(&c, storage.clone()).unwrap(),
+        storage,
+        applied: Vec::new(),
+    };
+    n.raw.campaign().unwrap();
+    let msgs = n.ready();
+    let append = msgs
+        .iter()
+        .find(|m| m.to == LOCAL_APPEND_THREAD)
+        .expect("the term and vote go to the append thread")
+        .clone();
+    assert_eq!((append.term, append.vote), (1, 1));
+    let votes = msgs
+        .iter()
+        .filter(|m| m.msg_type() == MessageType::MsgVote)
+        .count();
+    assert_eq!(votes, 2, "the vote requests leave before the write");
+    // Both peers grant their vote before the append thread ran.
+    for from in [2, 3] {
+        let mut grant = msg(MessageType::MsgVoteResp, from, 1, 1);
+        grant.reject = false;
+        n.raw.step(grant).unwrap();
+    }
+    assert_eq!(
+        n.raw.raft.state,
+        StateRole::Candidate,
+        "a quorum of peers, but the own vote is not durable yet"
+    );
+    let rd = n.ready();
+    assert!(
+        !rd.iter().any(|m| m.msg_type() == MessageType::MsgApp),
+        "no append may leave before the term is durable: {rd:?}"
+    );
+    // The write completes: the own vote comes back and the node leads.
+    n.run_local(append);
+    assert_eq!(n.raw.raft.state, StateRole::Leader);
+    assert_eq!(n.raw.raft.term, 1);
+}
+
 // ------------------------------------------------------------ merge appends
 
 fn appends_per_peer(merge: bool) -> (usize, Network) {

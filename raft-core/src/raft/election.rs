@@ -302,6 +302,31 @@ impl<S: Storage> Raft<S> {
                     VoteResult::Won => {
                         if self.state == StateRole::PreCandidate {
                             self.campaign(CampaignType::Election);
+                        } else if self.prs.votes.get(&self.id) != Some(&true) {
+                            // A deliberate deviation from etcd: the peers'
+                            // votes are a quorum, but our own term and vote
+                            // are not yet durable (with async storage
+                            // writes the vote requests leave before they
+                            // are). Leading now, then crashing before the
+                            // write, would let this node restart in the
+                            // previous term, win this term again (the same
+                            // peers may grant their vote to the same
+                            // candidate twice, Raft §5.2) and append other
+                            // entries at indexes its first leadership
+                            // already replicated under the same term:
+                            // followers keep those (Log Matching, §5.3
+                            // trusts index and term) and apply entries the
+                            // leader never committed. Seed 29778 of the
+                            // async simulation. So a candidate leads only
+                            // once its own vote is persisted; it comes back
+                            // through the after-append messages.
+                            log!(
+                                self,
+                                Info,
+                                "{:x} won the election at term {}; it leads once its own vote is persisted",
+                                self.id,
+                                self.term
+                            );
                         } else {
                             self.become_leader();
                             self.bcast_append();
