@@ -4,7 +4,9 @@
 -- puts and linearizable gets with 1 and 16 clients (128-byte values), and the
 -- time from SIGKILL of the leader to the first acknowledged put.
 --
---   lua5.4 examples/kv/compare.lua [--seconds S] [--ours-only]
+--   lua5.4 examples/kv/compare.lua [--seconds S] [--rounds N] [--ours-only]
+-- Both clusters run at once and each load alternates between them, so
+-- machine noise hits both; with --rounds N the table shows medians.
 -- (scripts/bench-compare.sh runs it after building.)
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = here .. "/?.lua;" .. here .. "/../../lua/?.lua;" .. package.path
@@ -15,9 +17,10 @@ local client = require("client")
 local harness = require("harness")
 local wire = require("wire")
 
-local seconds, ours_only = 5, false
+local seconds, ours_only, rounds = 5, false, 1
 for i = 1, #arg do
     if arg[i] == "--seconds" then seconds = assert(tonumber(arg[i + 1]), "--seconds S")
+    elseif arg[i] == "--rounds" then rounds = assert(math.tointeger(tonumber(arg[i + 1])), "--rounds N")
     elseif arg[i] == "--ours-only" then ours_only = true end
 end
 
@@ -242,15 +245,11 @@ local function etcd(dir)
 end
 
 -- Both ---------------------------------------------------------------------------
+-- Both clusters run side by side; each load is measured on ours and then on
+-- etcd (the order alternates per round) so that a noisy machine affects both
+-- alike. The failovers come last, once per system.
 
-local function measure(sys)
-    local r = {}
-    for _, l in ipairs(LOADS) do
-        local rate, bad = run_load(sys.new_client, l[1], l[2])
-        r[#r + 1] = rate
-        print(("  %-16s %-4s x%-2d clients: %7.0f ops/s%s"):format(sys.name, l[1], l[2], rate,
-            bad > 0 and (" (" .. bad .. " failed)") or ""))
-    end
+local function failover(sys)
     local tkill, new_client = sys.kill_leader()
     local first
     client.run_one(function()
@@ -260,36 +259,67 @@ local function measure(sys)
         end
         c:close()
     end)
-    r[#r + 1] = first and (first - tkill) or math.huge
-    print(("  %-16s first put after SIGKILL of the leader: %.2f s"):format(sys.name, r[#r]))
-    return r
+    local t = first and (first - tkill) or math.huge
+    print(("  %-16s first put after SIGKILL of the leader: %.2f s"):format(sys.name, t))
+    return t
+end
+
+local function median(l)
+    local c = {}
+    for i, x in ipairs(l) do c[i] = x end
+    table.sort(c)
+    if #c == 0 then return 0 end
+    if #c % 2 == 1 then return c[(#c + 1) // 2] end
+    return (c[#c // 2] + c[#c // 2 + 1]) / 2
 end
 
 local dir = os.tmpname() .. "-compare"
 os.remove(dir)
-local results = {}
-local systems = { ours }
-if not ours_only then systems[2] = etcd end
+local makers = { ours }
+if not ours_only then makers[2] = etcd end
+local systems, results = {}, {}   -- results[s][load] = list of ops/s
 local ok, err = pcall(function()
-    for i, mk in ipairs(systems) do
+    for i, mk in ipairs(makers) do
         local sys, why = mk(dir .. "/" .. i)
         if not sys then print("  skipped: " .. why) else
-            local pok, perr = pcall(function() results[i] = measure(sys) end)
-            sys.stop()
-            assert(pok, perr)
+            systems[#systems + 1] = sys
+            results[#systems] = {}
         end
     end
+    for round = 1, rounds do
+        for li, l in ipairs(LOADS) do
+            for k = 1, #systems do
+                -- ours first in odd rounds, etcd first in even ones
+                local si = (round % 2 == 1) and k or (#systems - k + 1)
+                local sys = systems[si]
+                local rate, bad = run_load(sys.new_client, l[1], l[2])
+                local r = results[si]
+                r[li] = r[li] or {}
+                table.insert(r[li], rate)
+                print(("  round %d %-16s %-4s x%-2d clients: %7.0f ops/s%s"):format(round, sys.name, l[1], l[2],
+                    rate, bad > 0 and (" (" .. bad .. " failed)") or ""))
+            end
+        end
+    end
+    for si, sys in ipairs(systems) do results[si][#LOADS + 1] = { failover(sys) } end
 end)
+for _, sys in ipairs(systems) do sys.stop() end
 os.execute("rm -rf " .. harness.sh_quote(dir))
 if not ok then print("FAILED: " .. tostring(err)); os.exit(1) end
-if results[1] and results[2] then
-    print(("%-26s %12s %12s %8s"):format("load (128-byte values)", "ours", "etcd 3.4", "ratio"))
+if #systems == 2 then
+    print(("%-26s %12s %12s %8s   (median of %d round%s; per-round ratios)"):format("load (128-byte values)",
+        "ours", "etcd 3.4", "ratio", rounds, rounds > 1 and "s" or ""))
     local names = { "put, 1 client (ops/s)", "put, 16 clients (ops/s)", "get, 1 client (ops/s)",
         "get, 16 clients (ops/s)", "failover to first put (s)" }
     for i, n in ipairs(names) do
         local a, b = results[1][i], results[2][i]
-        local ratio = (i == 5) and (b / a) or (a / b)
-        print(("%-26s %12.2f %12.2f %7.2fx"):format(n, a, b, ratio))
+        local per = {}
+        for r = 1, #a do
+            per[r] = ("%.2f"):format((i == 5) and (b[r] / a[r]) or (a[r] / b[r]))
+        end
+        local ma, mb = median(a), median(b)
+        print(("%-26s %12.2f %12.2f %7.2fx   %s"):format(n, ma, mb, (i == 5) and (mb / ma) or (ma / mb),
+            table.concat(per, " ")))
     end
     print("(ratio > 1 means ours is better: more ops/s, or a faster failover)")
 end
