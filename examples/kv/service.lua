@@ -350,11 +350,11 @@ function service:handle_ready()
             applied_early = true
         end
         if next(early) or applied_early then self.tr:flush_all() end
-        -- One fsync per Ready: the hard state write rides on the entries'
-        -- synced write (same LevelDB log) when both are present.
-        local n = #rd.entries
-        if rd.hardstate then self.store:set_hardstate(rd.hardstate, rd.mustsync and n == 0) end
-        if n > 0 then assert(self.store:append(rd.entries, rd.mustsync) == raft.OK, "log append failed") end
+        -- One fsync per Ready: hard state and entries are one LevelDB
+        -- write, synced when Raft says it must be.
+        if rd.hardstate or #rd.entries > 0 then
+            assert(self.store:save(rd.hardstate, rd.entries, rd.mustsync) == raft.OK, "log append failed")
+        end
         for i, m in rd.messages:ipairs() do
             if not early[i] then self:send(m) end
         end
