@@ -99,6 +99,7 @@ local function parse_args(argv)
     return o
 end
 
+collectgarbage("generational")
 local opts = parse_args(arg)
 local log = require("log").new("node " .. opts.id)
 local secret, serr = auth.read_secret(opts.secret_file)
