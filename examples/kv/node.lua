@@ -40,6 +40,9 @@ usage: lua5.4 node.lua --id N --cluster-id NAME --secret-file FILE --data DIR
   --catchup-entries N    entries kept in the log after compaction (default 500)
   --lease-reads          serve reads with the lease-based ReadIndex
   --max-frame BYTES      largest frame accepted from a peer or client (default 67108864)
+  --handshake-timeout-ms MS
+                         a connection that has not authenticated after MS is
+                         closed (default 5000)
   --peer-listen ADDR     bind the peer port here instead of this node's --peers entry
                          (tests put a fault-injecting proxy at the advertised address)
   --help                 this text
@@ -52,10 +55,11 @@ end
 
 local function parse_args(argv)
     local o = { tick_ms = 100, election_ticks = 10, heartbeat_ticks = 1, snapshot_entries = 10000,
-        catchup_entries = 500, max_frame = 64 * 1024 * 1024 }
+        catchup_entries = 500, max_frame = 64 * 1024 * 1024, handshake_timeout_ms = 5000 }
     local ints = { ["--id"] = "id", ["--tick-ms"] = "tick_ms", ["--election-ticks"] = "election_ticks",
         ["--heartbeat-ticks"] = "heartbeat_ticks", ["--snapshot-entries"] = "snapshot_entries",
-        ["--catchup-entries"] = "catchup_entries", ["--max-frame"] = "max_frame" }
+        ["--catchup-entries"] = "catchup_entries", ["--max-frame"] = "max_frame",
+        ["--handshake-timeout-ms"] = "handshake_timeout_ms" }
     local strs = { ["--cluster-id"] = "cluster_id", ["--secret-file"] = "secret_file", ["--data"] = "data",
         ["--peers"] = "peers", ["--peer-listen"] = "peer_listen" }
     local i = 1
@@ -150,7 +154,7 @@ local a = auth.new(opts.cluster_id, secret, opts.id)
 local svc
 local tr, terr = transport.new({
     node_id = opts.id, auth = a, peer_addr = opts.peer_listen or me.peer, client_addr = me.client,
-    max_frame = opts.max_frame, log = log,
+    max_frame = opts.max_frame, handshake_timeout = opts.handshake_timeout_ms / 1000, log = log,
     handlers = {
         raft = function(m) svc:on_message(m) end,
         request = function(c, l) svc:on_request(c, l) end,

@@ -112,7 +112,7 @@ local H
 local function cluster()
     if H then return H end
     H = harness.new({ dir = scratch .. "/shared", cluster_id = "kv-test",
-        node_args = { "--snapshot-entries", "200", "--catchup-entries", "20" } })
+        node_args = { "--snapshot-entries", "200", "--catchup-entries", "20", "--handshake-timeout-ms", "1000" } })
     local peers = H:peers()
     for id = 1, 3 do H:start(id, peers) end
     assert(H:wait_leader({ 1, 2, 3 }, 15), "no leader")
@@ -375,6 +375,52 @@ case("handshake refusals: wrong secret, other cluster id, unknown node id, wrong
     local conn, err = client.run_one(function() return client.connect(n.client, a, socket.gettime() + 2) end)
     assert(not conn and err:find("failed the secret check"), tostring(err))
     eq("ok", session_do(h, { 1, 2, 3 }, { "put", "after-refusals", "fine" })[1])
+end)
+
+case("a connection that never completes the handshake is closed after --handshake-timeout-ms", function()
+    local h = cluster() -- its nodes run with --handshake-timeout-ms 1000
+    local l = leader_of(h)
+    local n = h.nodes[l]
+    local t0 = socket.gettime()
+    local silent = raw(n.client)       -- reads the challenge, never answers
+    read_frame(silent)
+    local mute = raw(n.peer)           -- sends nothing at all
+    local half = raw(n.client)         -- half a hello, then nothing
+    read_frame(half)
+    half:send(string.sub(wire.frame(T.HELLO, string.rep("z", 100)), 1, 30))
+    -- The node keeps serving while they hang.
+    eq("ok", session_do(h, { 1, 2, 3 }, { "put", "hs-timeout", "served" })[1])
+    for _, s in ipairs({ silent, mute, half }) do
+        s:settimeout(6)
+        assert(closed_by_node(s), "a connection that never authenticated was not closed")
+        s:close()
+    end
+    local waited = socket.gettime() - t0
+    assert(waited >= 0.9, ("closed after %.2f s, before the 1 s timeout"):format(waited))
+    wait_log(h, l, "closed client connection from [%d.:]+: handshake timed out")
+    wait_log(h, l, "closed peer connection from [%d.:]+: handshake timed out")
+    eq("served", session_do(h, { 1, 2, 3 }, { "get", "hs-timeout" })[2])
+    -- A peer that accepts our connection but never sends its challenge: the
+    -- dialling node gives up on it after the same timeout and retries.
+    local h2 = harness.new({ dir = scratch .. "/hs-dial", cluster_id = "hs-dial", n = 2,
+        node_args = { "--handshake-timeout-ms", "1000" } })
+    local host, port = wire.split_addr(h2.nodes[2].peer)
+    local lsock = assert(socket.bind(host, port))
+    local ok, e = pcall(function()
+        h2:start(1, h2:peers())
+        lsock:settimeout(10)
+        local c = assert(lsock:accept(), "node 1 never dialled its peer")
+        local ta = socket.gettime()
+        c:settimeout(6)
+        assert(closed_by_node(c), "the dialling node kept a silent peer connection")
+        assert(socket.gettime() - ta >= 0.9, "gave up before the timeout")
+        c:close()
+        wait_log(h2, 1, "peer 2 down %(handshake timed out%)")
+        assert(h2:status(1), "node 1 stopped answering")
+    end)
+    lsock:close()
+    h2:stop_all("KILL")
+    assert(ok, e)
 end)
 
 case("a peer cannot speak for another: messages with a spoofed from are dropped and logged", function()
