@@ -167,7 +167,8 @@ function harness:status(id)
     return client.run_one(function() return client.status(addr, self.auth, 1) end)
 end
 
---- A diagnostic answer of node `id` (the node-local "digest" command).
+--- A diagnostic answer of node `id` (the node-local "digest" command):
+--- applied index, digest of the user data, digest of the session table.
 function harness:digest(id)
     return client.run_one(function()
         local deadline = socket.gettime() + 2
@@ -176,7 +177,7 @@ function harness:digest(id)
         local l, rerr = client.roundtrip(conn, { "digest" }, deadline)
         conn:close()
         if not l then return nil, rerr end
-        return l[2], l[3]
+        return l[2], l[3], l[4]
     end)
 end
 

@@ -39,6 +39,11 @@ usage: lua5.4 node.lua --id N --cluster-id NAME --secret-file FILE --data DIR
   --snapshot-entries N   snapshot and compact after N applied entries (default 10000)
   --catchup-entries N    entries kept in the log after compaction (default 500)
   --lease-reads          serve reads with the lease-based ReadIndex
+  --session-expiry N     forget a client's last result (exactly-once) after N
+                         applied entries without a write from it (default 1000000)
+  --max-sessions N       keep at most N clients' last results, dropping the
+                         oldest (default 100000). Both are replicated: the
+                         leader proposes its values when they differ
   --max-frame BYTES      largest frame accepted from a peer or client (default 67108864)
   --handshake-timeout-ms MS
                          a connection that has not authenticated after MS is
@@ -55,11 +60,13 @@ end
 
 local function parse_args(argv)
     local o = { tick_ms = 100, election_ticks = 10, heartbeat_ticks = 1, snapshot_entries = 10000,
-        catchup_entries = 500, max_frame = 64 * 1024 * 1024, handshake_timeout_ms = 5000 }
+        catchup_entries = 500, max_frame = 64 * 1024 * 1024, handshake_timeout_ms = 5000,
+        session_expiry = statemachine.DEFAULT_SESSION_EXPIRY, max_sessions = statemachine.DEFAULT_MAX_SESSIONS }
     local ints = { ["--id"] = "id", ["--tick-ms"] = "tick_ms", ["--election-ticks"] = "election_ticks",
         ["--heartbeat-ticks"] = "heartbeat_ticks", ["--snapshot-entries"] = "snapshot_entries",
         ["--catchup-entries"] = "catchup_entries", ["--max-frame"] = "max_frame",
-        ["--handshake-timeout-ms"] = "handshake_timeout_ms" }
+        ["--handshake-timeout-ms"] = "handshake_timeout_ms", ["--session-expiry"] = "session_expiry",
+        ["--max-sessions"] = "max_sessions" }
     local strs = { ["--cluster-id"] = "cluster_id", ["--secret-file"] = "secret_file", ["--data"] = "data",
         ["--peers"] = "peers", ["--peer-listen"] = "peer_listen" }
     local i = 1

@@ -107,7 +107,8 @@ function service:status_reply()
     return { "ok", "id", tostring(self.id), "state", STATE_NAMES[st.raft_state] or "?",
         "leader", tostring(st.lead), "term", tostring(st.term), "commit", tostring(st.commit),
         "applied", tostring(self.sm.applied), "snapshot", tostring(self.store.snap.metadata.index),
-        "first_index", tostring(self.store.offset + 1), "members", table.concat(parts, " ") }
+        "first_index", tostring(self.store.offset + 1), "sessions", tostring(self.sm:session_count()),
+        "members", table.concat(parts, " ") }
 end
 
 function service:on_request(c, l)
@@ -115,7 +116,7 @@ function service:on_request(c, l)
     if cmd == "status" then
         return self.tr:reply(c, self:status_reply())
     elseif cmd == "digest" then
-        return self.tr:reply(c, { "ok", tostring(self.sm.applied), self.sm:digest() })
+        return self.tr:reply(c, { "ok", tostring(self.sm.applied), self.sm:digest(), self.sm:sessions_digest() })
     end
     local nw, nr = WRITES[cmd], READS[cmd]
     if not nw and not nr then
@@ -374,8 +375,28 @@ function service:handle_ready()
     self.pending_reports = {}
     for _, r in ipairs(reports) do self.node:report_snapshot(r.to, r.ok) end
     self:serve_ready_reads()
+    self:propose_session_limits()
     self:maybe_snapshot()
     if self.removed_self then self:stop("this node was removed from the cluster") end
+end
+
+--- A leader whose --session-expiry/--max-sessions differ from the
+--- replicated limits proposes its own (once per term): every replica then
+--- trims its session table at the same entries.
+function service:propose_session_limits()
+    local o, sm = self.opts, self.sm
+    if self.state ~= raft.StateLeader or self.stopped
+        or (sm.session_expiry == o.session_expiry and sm.max_sessions == o.max_sessions) then
+        return
+    end
+    local term = self.node:status().term
+    if self.session_limits_term == term then return end
+    local data = wire.encode_list({ "", "0", "sessions", o.session_expiry, o.max_sessions })
+    if self.node:propose(data) == raft.OK then
+        self.session_limits_term = term
+        self.log("proposing session limits: expiry %d entries, at most %d sessions", o.session_expiry,
+            o.max_sessions)
+    end
 end
 
 function service:count_keys()
