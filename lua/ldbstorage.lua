@@ -29,6 +29,7 @@ local pb = raft.pb
 local ldbstorage = {}
 ldbstorage.__index = ldbstorage
 
+local OK = raft.OK
 local BOUNDS = "m:bounds"
 local HARDSTATE = "m:hardstate"
 local SNAPSHOT = "m:snapshot"
@@ -519,14 +520,16 @@ function ldbstorage:Term(i)
     return raft.OK, self:getEntry(i).term
 end
 
+-- Raft asks for these two many times per message: kept to a field read
+-- when the storage is open.
 function ldbstorage:LastIndex()
-    check_open(self, "LastIndex")
-    return raft.OK, self:lastIndex()
+    if self.db == nil or getmetatable(self) ~= ldbstorage then check_open(self, "LastIndex") end
+    return OK, self.offset + self.count - 1
 end
 
 function ldbstorage:FirstIndex()
-    check_open(self, "FirstIndex")
-    return raft.OK, self.offset + 1
+    if self.db == nil or getmetatable(self) ~= ldbstorage then check_open(self, "FirstIndex") end
+    return OK, self.offset + 1
 end
 
 function ldbstorage:Snapshot()

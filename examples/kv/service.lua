@@ -28,6 +28,16 @@ function service.new(o)
         ready_reads = {},   -- { index, reads } whose read index is known
         ctx_seq = 0,
     }, service)
+    -- What applying committed entries calls back (statemachine.apply).
+    self.hooks = {
+        confchange = function(cc) return self.node:apply_confchange(cc) end,
+        result = function(cid, seq, res)
+            local k = cid .. "/" .. seq
+            local c = self.waiters[k]
+            if c then self.waiters[k] = nil; self.tr:reply(c, res) end
+        end,
+        member = function(t, id, m) self:apply_member_change(t, id, m) end,
+    }
     for id, m in pairs(self.sm.members) do
         if m.role ~= "removed" then self.tr:set_peer(id, m.peer) end
     end
@@ -302,15 +312,7 @@ function service:handle_ready()
     self.unreachable = self.unreachable or {}
     self.pending_reports = self.pending_reports or {}
     self:issue_reads()
-    local hooks = {
-        confchange = function(cc) return self.node:apply_confchange(cc) end,
-        result = function(cid, seq, res)
-            local k = cid .. "/" .. seq
-            local c = self.waiters[k]
-            if c then self.waiters[k] = nil; self.tr:reply(c, res) end
-        end,
-        member = function(t, id, m) self:apply_member_change(t, id, m) end,
-    }
+    local hooks = self.hooks
     while self.node:has_ready() do
         local rd = self.node:ready()
         if rd.softstate then self:on_softstate(rd.softstate) end
@@ -356,9 +358,13 @@ function service:handle_ready()
         if rd.hardstate or #rd.entries > 0 then
             assert(self.store:save(rd.hardstate, rd.entries, rd.mustsync) == raft.OK, "log append failed")
         end
+        local late = false
         for i, m in rd.messages:ipairs() do
-            if not early[i] then self:send(m) end
+            if not early[i] then self:send(m); late = true end
         end
+        -- Acks and votes leave now, not after this Ready's apply (or a
+        -- snapshot) below.
+        if late then self.tr:flush_all() end
         for _, rs in rd.readstates:ipairs() do
             local x = self.read_ctx[rs.request_ctx]
             if x then

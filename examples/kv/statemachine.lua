@@ -324,7 +324,10 @@ function sm:apply(ents, hooks)
     b:put(APPLIED, string.pack(">I8I8", last, last_term))
     -- Not synced on every batch: the Raft log is durable, and what a crash
     -- loses here (the state and its applied index together) is applied
-    -- again from the log on restart. Syncing once a second bounds that.
+    -- again from the log on restart. Syncing once a second bounds that
+    -- (rusty-leveldb keeps unsynced log writes in a buffer inside the
+    -- process, so without it even a killed process would replay); it costs
+    -- one fsync a second, well under 1% of a loaded leader's time.
     local now = socket.gettime()
     local sync = now - (self.synced_at or 0) >= SYNC_INTERVAL
     self.db:write(b, sync)
