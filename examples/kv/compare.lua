@@ -5,8 +5,11 @@
 -- time from SIGKILL of the leader to the first acknowledged put.
 --
 --   lua5.4 examples/kv/compare.lua [--seconds S] [--rounds N] [--ours-only]
+--                                  [--also-node PATH/node.lua]
 -- Both clusters run at once and each load alternates between them, so
 -- machine noise hits both; with --rounds N the table shows medians.
+-- --also-node adds a third cluster running another checkout's node.lua
+-- (e.g. the version before a change), measured in the same rotation.
 -- (scripts/bench-compare.sh runs it after building.)
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = here .. "/?.lua;" .. here .. "/../../lua/?.lua;" .. package.path
@@ -17,9 +20,10 @@ local client = require("client")
 local harness = require("harness")
 local wire = require("wire")
 
-local seconds, ours_only, rounds = 5, false, 1
+local seconds, ours_only, rounds, also_node = 5, false, 1, nil
 for i = 1, #arg do
     if arg[i] == "--seconds" then seconds = assert(tonumber(arg[i + 1]), "--seconds S")
+    elseif arg[i] == "--also-node" then also_node = assert(arg[i + 1], "--also-node PATH")
     elseif arg[i] == "--rounds" then rounds = assert(math.tointeger(tonumber(arg[i + 1])), "--rounds N")
     elseif arg[i] == "--ours-only" then ours_only = true end
 end
@@ -51,8 +55,8 @@ end
 
 -- Ours -------------------------------------------------------------------------
 
-local function ours(dir)
-    local h = harness.new({ dir = dir, cluster_id = "compare" })
+local function ours(dir, node_script, name)
+    local h = harness.new({ dir = dir, cluster_id = "compare", node_script = node_script })
     for id = 1, 3 do h:start(id, h:peers()) end
     assert(h:wait_leader({ 1, 2, 3 }, 15), "our cluster elected no leader")
     local function new_client()
@@ -74,7 +78,7 @@ local function ours(dir)
                 close = function() s:close() end }
         end
     end
-    return { name = "ours (lraft kv)", new_client = new_client, kill_leader = kill_leader,
+    return { name = name or "ours (lraft kv)", new_client = new_client, kill_leader = kill_leader,
         stop = function() h:stop_all("KILL") end }
 end
 
@@ -277,6 +281,9 @@ local dir = os.tmpname() .. "-compare"
 os.remove(dir)
 local makers = { ours }
 if not ours_only then makers[2] = etcd end
+if also_node then
+    makers[#makers + 1] = function(d) return ours(d, also_node, "ours (--also-node)") end
+end
 local systems, results = {}, {}   -- results[s][load] = list of ops/s
 local ok, err = pcall(function()
     for i, mk in ipairs(makers) do
@@ -306,7 +313,22 @@ end)
 for _, sys in ipairs(systems) do sys.stop() end
 os.execute("rm -rf " .. harness.sh_quote(dir))
 if not ok then print("FAILED: " .. tostring(err)); os.exit(1) end
-if #systems == 2 then
+for si = 3, #systems do
+    print(("%s, median ops/s per load: %s"):format(systems[si].name, table.concat((function()
+        local l = {}
+        for li = 1, #LOADS do l[li] = ("%.0f"):format(median(results[si][li])) end
+        l[#l + 1] = ("failover %.2f s"):format(results[si][#LOADS + 1][1])
+        return l
+    end)(), ", ")))
+    local per = {}
+    for li = 1, ours_only and 0 or #LOADS do
+        local r = {}
+        for k = 1, #results[si][li] do r[k] = ("%.2f"):format(results[si][li][k] / results[2][li][k]) end
+        per[li] = table.concat(r, " ")
+    end
+    print("  its per-round ratios to etcd: " .. table.concat(per, " | "))
+end
+if not ours_only and #systems >= 2 then
     print(("%-26s %12s %12s %8s   (median of %d round%s; per-round ratios)"):format("load (128-byte values)",
         "ours", "etcd 3.4", "ratio", rounds, rounds > 1 and "s" or ""))
     local names = { "put, 1 client (ops/s)", "put, 16 clients (ops/s)", "get, 1 client (ops/s)",

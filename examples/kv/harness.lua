@@ -38,10 +38,11 @@ function harness.free_port()
 end
 
 --- o: dir (scratch directory, created), cluster_id, n (initial nodes),
---- node_args (extra command-line arguments for every node).
+--- node_args (extra command-line arguments for every node), node_script
+--- (the node.lua to run; default the one beside this file).
 function harness.new(o)
     local self = setmetatable({ dir = o.dir, cluster_id = o.cluster_id or "kv-test", nodes = {},
-        node_args = o.node_args or {}, pids = {} }, harness)
+        node_args = o.node_args or {}, pids = {}, node_script = o.node_script or (here .. "/node.lua") }, harness)
     assert(os.execute("mkdir -p " .. sh_quote(self.dir)))
     self.secret_file = self.dir .. "/secret"
     local f = assert(io.open(self.secret_file, "wb"))
@@ -82,7 +83,7 @@ end
 --- The node command line (a shell string) for node `id`.
 function harness:command(id, extra)
     local n = self.nodes[id]
-    local parts = { "exec lua5.4", sh_quote(here .. "/node.lua"), "--id", id, "--cluster-id",
+    local parts = { "exec lua5.4", sh_quote(self.node_script), "--id", id, "--cluster-id",
         sh_quote(self.cluster_id), "--secret-file", sh_quote(self.secret_file), "--data", sh_quote(n.data) }
     for _, a in ipairs(self.node_args) do parts[#parts + 1] = sh_quote(a) end
     for _, a in ipairs(extra or {}) do parts[#parts + 1] = sh_quote(a) end
