@@ -316,10 +316,12 @@ function service:handle_ready()
     while self.node:has_ready() do
         local rd = self.node:ready()
         if rd.softstate then self:on_softstate(rd.softstate) end
-        if not rd.snapshot:empty() then
-            local meta = rd.snapshot.metadata
-            assert(self.store:apply_snapshot(rd.snapshot) == raft.OK, "cannot store the snapshot")
-            assert(self.sm:restore(rd.snapshot.data, meta.index, meta.term))
+        local snap = rd.snapshot
+        local no_snap = snap:empty()
+        if not no_snap then
+            local meta = snap.metadata
+            assert(self.store:apply_snapshot(snap) == raft.OK, "cannot store the snapshot")
+            assert(self.sm:restore(snap.data, meta.index, meta.term))
             self.log("snapshot at index %d applied (%d keys)", meta.index, self:count_keys())
             for id, m in pairs(self.sm.members) do
                 if m.role == "removed" then self.tr:forget_peer(id) else self.tr:set_peer(id, m.peer) end
@@ -330,14 +332,15 @@ function service:handle_ready()
         -- the entries count toward commitment only through acks, which are
         -- stepped after this Ready, when the write below has returned.
         -- Everything else (votes, responses) waits for the fsync.
-        local early = {}
-        if self.state == raft.StateLeader then
-            for i, m in rd.messages:ipairs() do
-                local t = m.type
-                if t == pb.MsgApp or t == pb.MsgHeartbeat or t == pb.MsgSnap then
-                    early[i] = true
-                    self:send(m)
-                end
+        local leader = self.state == raft.StateLeader
+        local sent_early, later = false, {}
+        for _, m in rd.messages:ipairs() do
+            local t = m.type
+            if leader and (t == pb.MsgApp or t == pb.MsgHeartbeat or t == pb.MsgSnap) then
+                self:send(m)
+                sent_early = true
+            else
+                later[#later + 1] = m
             end
         end
         -- A leader's committed entries were made durable in earlier Readys
@@ -347,24 +350,21 @@ function service:handle_ready()
         -- commits at once): that one must be on disk first.
         local applied_early = false
         local ce, ne = rd.committed_entries, rd.entries
-        if self.state == raft.StateLeader and rd.snapshot:empty()
-            and (#ne == 0 or #ce == 0 or ce[#ce].index < ne[1].index) then
-            self.sm:apply(rd.committed_entries, hooks)
+        if leader and no_snap and (#ne == 0 or #ce == 0 or ce[#ce].index < ne[1].index) then
+            self.sm:apply(ce, hooks)
             applied_early = true
         end
-        if next(early) or applied_early then self.tr:flush_all() end
+        if sent_early or applied_early then self.tr:flush_all() end
         -- One fsync per Ready: hard state and entries are one LevelDB
         -- write, synced when Raft says it must be.
-        if rd.hardstate or #rd.entries > 0 then
-            assert(self.store:save(rd.hardstate, rd.entries, rd.mustsync) == raft.OK, "log append failed")
+        local hs = rd.hardstate
+        if hs or #ne > 0 then
+            assert(self.store:save(hs, ne, rd.mustsync) == raft.OK, "log append failed")
         end
-        local late = false
-        for i, m in rd.messages:ipairs() do
-            if not early[i] then self:send(m); late = true end
-        end
+        for _, m in ipairs(later) do self:send(m) end
         -- Acks and votes leave now, not after this Ready's apply (or a
         -- snapshot) below.
-        if late then self.tr:flush_all() end
+        if #later > 0 then self.tr:flush_all() end
         for _, rs in rd.readstates:ipairs() do
             local x = self.read_ctx[rs.request_ctx]
             if x then
@@ -372,7 +372,7 @@ function service:handle_ready()
                 self.ready_reads[#self.ready_reads + 1] = { index = rs.index, reads = x.reads }
             end
         end
-        if not applied_early then self.sm:apply(rd.committed_entries, hooks) end
+        if not applied_early then self.sm:apply(ce, hooks) end
         self.node:advance(rd)
     end
     for id in pairs(self.unreachable) do self.node:report_unreachable(id) end

@@ -267,7 +267,9 @@ end
 
 -- The loop ---------------------------------------------------------------
 
---- Waits up to `timeout` seconds for socket events and handles them.
+--- Waits up to `timeout` seconds for socket events and handles them; the
+--- caller then runs flush_all (after its own sends), which writes what
+--- they queued and enforces handshake deadlines.
 function transport:poll(timeout)
     local now = socket.gettime()
     for _, p in pairs(self.peers) do
@@ -304,7 +306,6 @@ function transport:poll(timeout)
             end
         end
     end
-    self:flush_all(now)
 end
 
 --- Writes what is queued and enforces handshake deadlines.
