@@ -73,7 +73,9 @@ local function ours(dir, node_script, name)
         local rest = {}
         for id = 1, 3 do if id ~= l then rest[#rest + 1] = id end end
         return t, function()
-            local s = h:session(rest, { deadline = 30, timeout = 0.5 })
+            -- Like the etcd loop below: 0.5 s per attempt and no growing
+            -- back-off between attempts (a 50 ms pause after "retry").
+            local s = h:session(rest, { deadline = 30, timeout = 0.5, max_pause = 0.05 })
             return { put = function(_, k) local r = s:request({ "put", k, VALUE }); return r ~= nil and r[1] == "ok" end,
                 close = function() s:close() end }
         end

@@ -210,7 +210,7 @@ end
 function harness:session(ids, o)
     o = o or {}
     return client.session({ addrs = self:client_addrs(ids), cluster_id = self.cluster_id, secret = self.secret,
-        timeout = o.timeout, deadline = o.deadline, client_id = o.client_id })
+        timeout = o.timeout, deadline = o.deadline, client_id = o.client_id, max_pause = o.max_pause })
 end
 
 return harness
