@@ -10,6 +10,8 @@
 -- machine noise hits both; with --rounds N the table shows medians.
 -- --also-node adds a third cluster running another checkout's node.lua
 -- (e.g. the version before a change), measured in the same rotation.
+-- Each line also shows the servers' CPU time per operation (all members,
+-- user + system, from /proc).
 -- (scripts/bench-compare.sh runs it after building.)
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = here .. "/?.lua;" .. here .. "/../../lua/?.lua;" .. package.path
@@ -31,6 +33,22 @@ end
 local VALUE = string.rep("v", 128)
 local KEYS = 1000
 local LOADS = { { "put", 1 }, { "put", 16 }, { "get", 1 }, { "get", 16 } }
+
+-- CPU seconds (user + system) used so far by processes `pids`.
+local function cpu_seconds(pids)
+    local total = 0
+    for _, pid in ipairs(pids) do
+        local f = io.open("/proc/" .. pid .. "/stat")
+        if f then
+            local rest = (f:read("a") or ""):match("^%d+ %b() (.*)$") or ""
+            f:close()
+            local fields = {}
+            for w in rest:gmatch("%S+") do fields[#fields + 1] = w end
+            total = total + ((tonumber(fields[12]) or 0) + (tonumber(fields[13]) or 0)) / 100
+        end
+    end
+    return total
+end
 
 -- Runs `nclients` tasks for `seconds`; each calls op(conn_state, key) ->
 -- true on success. Returns successes per second and failures.
@@ -80,7 +98,12 @@ local function ours(dir, node_script, name)
                 close = function() s:close() end }
         end
     end
-    return { name = name or "ours (lraft kv)", new_client = new_client, kill_leader = kill_leader,
+    local function pids()
+        local l = {}
+        for _, n in pairs(h.nodes) do if n.pid then l[#l + 1] = n.pid end end
+        return l
+    end
+    return { name = name or "ours (lraft kv)", new_client = new_client, kill_leader = kill_leader, pids = pids,
         stop = function() h:stop_all("KILL") end }
 end
 
@@ -247,6 +270,7 @@ local function etcd(dir)
         return socket.gettime(), new_client_for(addrs(l), 0.5)
     end
     return { name = "etcd 3.4", new_client = new_client_for(addrs()), kill_leader = kill_leader,
+        pids = function() return pids end,
         stop = function() for _, p in ipairs(pids) do os.execute("kill -KILL " .. p .. " 2>/dev/null") end end }
 end
 
@@ -301,12 +325,16 @@ local ok, err = pcall(function()
                 -- ours first in odd rounds, etcd first in even ones
                 local si = (round % 2 == 1) and k or (#systems - k + 1)
                 local sys = systems[si]
+                local c0, t0 = cpu_seconds(sys.pids()), socket.gettime()
                 local rate, bad = run_load(sys.new_client, l[1], l[2])
+                local cpu = cpu_seconds(sys.pids()) - c0
+                local ops = rate * (socket.gettime() - t0)
                 local r = results[si]
                 r[li] = r[li] or {}
                 table.insert(r[li], rate)
-                print(("  round %d %-16s %-4s x%-2d clients: %7.0f ops/s%s"):format(round, sys.name, l[1], l[2],
-                    rate, bad > 0 and (" (" .. bad .. " failed)") or ""))
+                print(("  round %d %-16s %-4s x%-2d clients: %7.0f ops/s, server CPU %4.0f us/op%s"):format(round,
+                    sys.name, l[1], l[2], rate, ops > 0 and cpu / ops * 1e6 or 0,
+                    bad > 0 and (" (" .. bad .. " failed)") or ""))
             end
         end
     end
