@@ -310,6 +310,7 @@ end
 
 --- etcd MemoryStorage.Append semantics. Durable when it returns if `flush`.
 function ldbstorage:append(ents, flush)
+    check_open(self, "append")
     return self:save(nil, ents, flush)
 end
 
