@@ -8,6 +8,13 @@
 -- The entry at `offset` is the dummy entry: index and term of the last
 -- compacted entry. `count` includes it.
 --
+-- Raft asks for terms and recent entries many times per message; the
+-- newest entries are kept in memory (their term, and the serialized entry
+-- for the last ENTRY_CACHE), always equal to what the database holds:
+-- every write that changes the log updates or drops them (entries past
+-- the last index may stay cached: they are never read, and an append
+-- that reaches them again overwrites them).
+--
 -- Usage:
 --   local ldbstorage = require("ldbstorage")
 --   local s = ldbstorage.new(path)
@@ -22,9 +29,13 @@ local pb = raft.pb
 local ldbstorage = {}
 ldbstorage.__index = ldbstorage
 
+local OK = raft.OK
 local BOUNDS = "m:bounds"
 local HARDSTATE = "m:hardstate"
 local SNAPSHOT = "m:snapshot"
+
+local TERM_CACHE = 8192   -- newest indices whose term is kept in memory
+local ENTRY_CACHE = 1024  -- newest entries kept serialized in memory
 
 local function ekey(i)
     return "e" .. string.pack(">I8", i)
@@ -84,8 +95,28 @@ local function put_bounds(b, offset, count)
     b:put(BOUNDS, string.pack(">I8I8", offset, count))
 end
 
+-- Forgets every cached term and entry.
+function ldbstorage:_cache_reset()
+    self.terms, self.ents = {}, {}
+    self.tlo, self.elo = math.maxinteger, math.maxinteger -- lowest cached index
+end
+
+-- Drops cached indices below `lo` from the cache table `t` whose lowest
+-- index is self[field]; the walk is bounded by the cache's size.
+function ldbstorage:_cache_trim(t, field, lo, size)
+    local from = self[field]
+    if from >= lo then return end
+    if lo - from > size then
+        for i in pairs(t) do if i < lo then t[i] = nil end end
+    else
+        for i = from, lo - 1 do t[i] = nil end
+    end
+    self[field] = lo
+end
+
 -- Loads offset/count, hard state and snapshot from the database.
 function ldbstorage:_load()
+    self:_cache_reset()
     local bounds = self.db:get(BOUNDS)
     if bounds == nil then
         self.offset, self.count = 0, 1
@@ -144,6 +175,7 @@ function ldbstorage.new(path, ents)
         put_bounds(b, first, #ents)
         db:write(b, true)
         self.offset, self.count = first, #ents
+        self:_cache_reset()
     end
     self.base = raft.ldbstorage(self)
     return self
@@ -191,7 +223,7 @@ function ldbstorage:getEntry(i)
     if i < self.offset or i > self:lastIndex() then
         return nil
     end
-    local v = self.db:get(ekey(i))
+    local v = self.ents[i] or self.db:get(ekey(i))
     if v == nil then
         fail("getEntry: entry %d is missing from the database", i)
     end
@@ -216,9 +248,10 @@ function ldbstorage:range(lo, hi)
     return out
 end
 
---- etcd MemoryStorage.Append semantics. Durable when it returns if `flush`.
-function ldbstorage:append(ents, flush)
-    check_open(self, "append")
+-- Adds `ents` (etcd MemoryStorage.Append semantics) to batch `b`. Returns
+-- an error code and, when the log changes, a function that updates the
+-- in-memory state once the batch is written.
+function ldbstorage:_append_to(b, ents)
     check_entry_list(ents, "append")
     local n = #ents
     if n == 0 then
@@ -250,18 +283,58 @@ function ldbstorage:append(ents, flush)
     if from > oldlast + 1 then
         return raft.ErrAppendOutOfData
     end
-    local b = self.db:batch()
     for i = last + 1, oldlast do
         b:delete(ekey(i))
     end
+    local written = {}
     for k = 1 + skip, n do
         local e = ents[k]
-        b:put(ekey(e.index), e:serialize())
+        local bytes = e:serialize()
+        written[#written + 1] = { e.index, e.term, bytes }
+        b:put(ekey(e.index), bytes)
     end
     local count = last - self.offset + 1
     put_bounds(b, self.offset, count)
+    return raft.OK, function()
+        self.count = count
+        for _, w in ipairs(written) do
+            local i = w[1]
+            self.terms[i], self.ents[i] = w[2], w[3]
+        end
+        if from < self.tlo then self.tlo = from end
+        if from < self.elo then self.elo = from end
+        self:_cache_trim(self.terms, "tlo", last - TERM_CACHE + 1, TERM_CACHE)
+        self:_cache_trim(self.ents, "elo", last - ENTRY_CACHE + 1, ENTRY_CACHE)
+    end
+end
+
+--- etcd MemoryStorage.Append semantics. Durable when it returns if `flush`.
+function ldbstorage:append(ents, flush)
+    check_open(self, "append")
+    return self:save(nil, ents, flush)
+end
+
+--- Persists a Ready's hard state (may be nil) and entries in one LevelDB
+--- write, so one fsync covers both; durable when it returns if `flush`.
+--- Returns an error code as `append` does (nothing is written on error).
+function ldbstorage:save(hs, ents, flush)
+    check_open(self, "save")
+    if hs ~= nil and pb.typename(hs) ~= "hardstate" then
+        fail("save: expected a hardstate, got %s", type(hs))
+    end
+    local b = self.db:batch()
+    local rc, done = self:_append_to(b, ents)
+    if rc ~= raft.OK then
+        return rc
+    end
+    if hs ~= nil then
+        b:put(HARDSTATE, hs:serialize())
+    elseif not done then
+        return raft.OK
+    end
     self.db:write(b, flush and true or false)
-    self.count = count
+    if hs ~= nil then self.hardstate = copy_hardstate(hs) end
+    if done then done() end
     return raft.OK
 end
 
@@ -286,6 +359,10 @@ function ldbstorage:compact(i)
     put_bounds(b, i, count)
     self.db:write(b, true)
     self.offset, self.count = i, count
+    -- Entry i is now the dummy (same index and term, no data): its cached
+    -- entry goes, its term stays.
+    self:_cache_trim(self.terms, "tlo", i, TERM_CACHE)
+    self:_cache_trim(self.ents, "elo", i + 1, ENTRY_CACHE)
     return raft.OK
 end
 
@@ -349,6 +426,7 @@ function ldbstorage:apply_snapshot(snap)
     if hs then self.hardstate = hs end
     self.snap = copy_snapshot(snap)
     self.offset, self.count = si, 1
+    self:_cache_reset()
     return raft.OK
 end
 
@@ -402,13 +480,27 @@ function ldbstorage:Entries(lo, hi, max_size)
         return raft.OK, out
     end
     local size = 0
-    for _, v in self.db:iter(ekey(lo), ekey(hi)) do
+    local function add(v)
         local e = parse_entry(v)
         size = size + e:byte_size()
         if #out > 0 and size > limit then
-            break
+            return false
         end
         out[#out + 1] = e
+        return true
+    end
+    if lo >= self.elo then
+        for i = lo, hi - 1 do
+            local v = self.ents[i]
+            if v == nil then
+                fail("Entries: entry %d is missing from the cache", i)
+            end
+            if not add(v) then break end
+        end
+        return raft.OK, out
+    end
+    for _, v in self.db:iter(ekey(lo), ekey(hi)) do
+        if not add(v) then break end
     end
     return raft.OK, out
 end
@@ -422,17 +514,23 @@ function ldbstorage:Term(i)
     if i > self:lastIndex() then
         return raft.ErrUnavailable, 0
     end
+    local t = self.terms[i]
+    if t ~= nil then
+        return raft.OK, t
+    end
     return raft.OK, self:getEntry(i).term
 end
 
+-- Raft asks for these two many times per message: kept to a field read
+-- when the storage is open.
 function ldbstorage:LastIndex()
-    check_open(self, "LastIndex")
-    return raft.OK, self:lastIndex()
+    if self.db == nil or getmetatable(self) ~= ldbstorage then check_open(self, "LastIndex") end
+    return OK, self.offset + self.count - 1
 end
 
 function ldbstorage:FirstIndex()
-    check_open(self, "FirstIndex")
-    return raft.OK, self.offset + 1
+    if self.db == nil or getmetatable(self) ~= ldbstorage then check_open(self, "FirstIndex") end
+    return OK, self.offset + 1
 end
 
 function ldbstorage:Snapshot()

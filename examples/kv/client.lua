@@ -156,13 +156,15 @@ end
 
 --- o: addrs (list of client addresses), cluster_id, secret, timeout
 --- (seconds per attempt, default 2), deadline (seconds per request, default
---- 20), client_id (default random).
+--- 20), client_id (default random), max_pause (longest wait between
+--- retries while no leader is known or no node answers; default 0.5 s, the
+--- pause doubles from 0.05 s up to it).
 function client.session(o)
     return setmetatable({
         addrs = o.addrs, auth = auth.new(o.cluster_id, o.secret, 0),
         timeout = o.timeout or 2, total = o.deadline or 20,
         cid = o.client_id or hex(raft.random_bytes(8)), seq = 0, target = 1,
-        redirects = 0, retries = 0,
+        redirects = 0, retries = 0, max_pause = o.max_pause or 0.5,
     }, Session)
 end
 
@@ -199,7 +201,7 @@ end
 function Session:send_with_retries(req)
     local give_up = socket.gettime() + self.total
     local last = "no node answered"
-    local pause = 0.05
+    local pause = math.min(0.05, self.max_pause)
     while socket.gettime() < give_up do
         local deadline = math.min(give_up, socket.gettime() + self.timeout)
         if not self.conn then
@@ -208,7 +210,7 @@ function Session:send_with_retries(req)
                 last = ("%s: %s"):format(self.addrs[self.target], err)
                 if err and err:match("refused by") then return nil, last end
                 self:next_target()
-                client.sleep(pause); pause = math.min(pause * 2, 0.5)
+                client.sleep(pause); pause = math.min(pause * 2, self.max_pause)
                 goto continue
             end
             self.conn = conn
@@ -225,7 +227,7 @@ function Session:send_with_retries(req)
             elseif res[1] == "retry" then
                 last = "retry: " .. tostring(res[2])
                 self.retries = self.retries + 1
-                client.sleep(pause); pause = math.min(pause * 2, 0.5)
+                client.sleep(pause); pause = math.min(pause * 2, self.max_pause)
             else
                 return res
             end

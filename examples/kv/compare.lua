@@ -4,7 +4,14 @@
 -- puts and linearizable gets with 1 and 16 clients (128-byte values), and the
 -- time from SIGKILL of the leader to the first acknowledged put.
 --
---   lua5.4 examples/kv/compare.lua [--seconds S] [--ours-only]
+--   lua5.4 examples/kv/compare.lua [--seconds S] [--rounds N] [--ours-only]
+--                                  [--also-node PATH/node.lua]
+-- Both clusters run at once and each load alternates between them, so
+-- machine noise hits both; with --rounds N the table shows medians.
+-- --also-node adds a third cluster running another checkout's node.lua
+-- (e.g. the version before a change), measured in the same rotation.
+-- Each line also shows the servers' CPU time per operation (all members,
+-- user + system, from /proc).
 -- (scripts/bench-compare.sh runs it after building.)
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = here .. "/?.lua;" .. here .. "/../../lua/?.lua;" .. package.path
@@ -15,15 +22,33 @@ local client = require("client")
 local harness = require("harness")
 local wire = require("wire")
 
-local seconds, ours_only = 5, false
+local seconds, ours_only, rounds, also_node = 5, false, 1, nil
 for i = 1, #arg do
     if arg[i] == "--seconds" then seconds = assert(tonumber(arg[i + 1]), "--seconds S")
+    elseif arg[i] == "--also-node" then also_node = assert(arg[i + 1], "--also-node PATH")
+    elseif arg[i] == "--rounds" then rounds = assert(math.tointeger(tonumber(arg[i + 1])), "--rounds N")
     elseif arg[i] == "--ours-only" then ours_only = true end
 end
 
 local VALUE = string.rep("v", 128)
 local KEYS = 1000
 local LOADS = { { "put", 1 }, { "put", 16 }, { "get", 1 }, { "get", 16 } }
+
+-- CPU seconds (user + system) used so far by processes `pids`.
+local function cpu_seconds(pids)
+    local total = 0
+    for _, pid in ipairs(pids) do
+        local f = io.open("/proc/" .. pid .. "/stat")
+        if f then
+            local rest = (f:read("a") or ""):match("^%d+ %b() (.*)$") or ""
+            f:close()
+            local fields = {}
+            for w in rest:gmatch("%S+") do fields[#fields + 1] = w end
+            total = total + ((tonumber(fields[12]) or 0) + (tonumber(fields[13]) or 0)) / 100
+        end
+    end
+    return total
+end
 
 -- Runs `nclients` tasks for `seconds`; each calls op(conn_state, key) ->
 -- true on success. Returns successes per second and failures.
@@ -48,8 +73,8 @@ end
 
 -- Ours -------------------------------------------------------------------------
 
-local function ours(dir)
-    local h = harness.new({ dir = dir, cluster_id = "compare" })
+local function ours(dir, node_script, name)
+    local h = harness.new({ dir = dir, cluster_id = "compare", node_script = node_script })
     for id = 1, 3 do h:start(id, h:peers()) end
     assert(h:wait_leader({ 1, 2, 3 }, 15), "our cluster elected no leader")
     local function new_client()
@@ -66,12 +91,19 @@ local function ours(dir)
         local rest = {}
         for id = 1, 3 do if id ~= l then rest[#rest + 1] = id end end
         return t, function()
-            local s = h:session(rest, { deadline = 30, timeout = 0.5 })
+            -- Like the etcd loop below: 0.5 s per attempt and no growing
+            -- back-off between attempts (a 50 ms pause after "retry").
+            local s = h:session(rest, { deadline = 30, timeout = 0.5, max_pause = 0.05 })
             return { put = function(_, k) local r = s:request({ "put", k, VALUE }); return r ~= nil and r[1] == "ok" end,
                 close = function() s:close() end }
         end
     end
-    return { name = "ours (lraft kv)", new_client = new_client, kill_leader = kill_leader,
+    local function pids()
+        local l = {}
+        for _, n in pairs(h.nodes) do if n.pid then l[#l + 1] = n.pid end end
+        return l
+    end
+    return { name = name or "ours (lraft kv)", new_client = new_client, kill_leader = kill_leader, pids = pids,
         stop = function() h:stop_all("KILL") end }
 end
 
@@ -238,19 +270,16 @@ local function etcd(dir)
         return socket.gettime(), new_client_for(addrs(l), 0.5)
     end
     return { name = "etcd 3.4", new_client = new_client_for(addrs()), kill_leader = kill_leader,
+        pids = function() return pids end,
         stop = function() for _, p in ipairs(pids) do os.execute("kill -KILL " .. p .. " 2>/dev/null") end end }
 end
 
 -- Both ---------------------------------------------------------------------------
+-- Both clusters run side by side; each load is measured on ours and then on
+-- etcd (the order alternates per round) so that a noisy machine affects both
+-- alike. The failovers come last, once per system.
 
-local function measure(sys)
-    local r = {}
-    for _, l in ipairs(LOADS) do
-        local rate, bad = run_load(sys.new_client, l[1], l[2])
-        r[#r + 1] = rate
-        print(("  %-16s %-4s x%-2d clients: %7.0f ops/s%s"):format(sys.name, l[1], l[2], rate,
-            bad > 0 and (" (" .. bad .. " failed)") or ""))
-    end
+local function failover(sys)
     local tkill, new_client = sys.kill_leader()
     local first
     client.run_one(function()
@@ -260,36 +289,89 @@ local function measure(sys)
         end
         c:close()
     end)
-    r[#r + 1] = first and (first - tkill) or math.huge
-    print(("  %-16s first put after SIGKILL of the leader: %.2f s"):format(sys.name, r[#r]))
-    return r
+    local t = first and (first - tkill) or math.huge
+    print(("  %-16s first put after SIGKILL of the leader: %.2f s"):format(sys.name, t))
+    return t
+end
+
+local function median(l)
+    local c = {}
+    for i, x in ipairs(l) do c[i] = x end
+    table.sort(c)
+    if #c == 0 then return 0 end
+    if #c % 2 == 1 then return c[(#c + 1) // 2] end
+    return (c[#c // 2] + c[#c // 2 + 1]) / 2
 end
 
 local dir = os.tmpname() .. "-compare"
 os.remove(dir)
-local results = {}
-local systems = { ours }
-if not ours_only then systems[2] = etcd end
+local makers = { ours }
+if not ours_only then makers[2] = etcd end
+if also_node then
+    makers[#makers + 1] = function(d) return ours(d, also_node, "ours (--also-node)") end
+end
+local systems, results = {}, {}   -- results[s][load] = list of ops/s
 local ok, err = pcall(function()
-    for i, mk in ipairs(systems) do
+    for i, mk in ipairs(makers) do
         local sys, why = mk(dir .. "/" .. i)
         if not sys then print("  skipped: " .. why) else
-            local pok, perr = pcall(function() results[i] = measure(sys) end)
-            sys.stop()
-            assert(pok, perr)
+            systems[#systems + 1] = sys
+            results[#systems] = {}
         end
     end
+    for round = 1, rounds do
+        for li, l in ipairs(LOADS) do
+            for k = 1, #systems do
+                -- ours first in odd rounds, etcd first in even ones
+                local si = (round % 2 == 1) and k or (#systems - k + 1)
+                local sys = systems[si]
+                local c0, t0 = cpu_seconds(sys.pids()), socket.gettime()
+                local rate, bad = run_load(sys.new_client, l[1], l[2])
+                local cpu = cpu_seconds(sys.pids()) - c0
+                local ops = rate * (socket.gettime() - t0)
+                local r = results[si]
+                r[li] = r[li] or {}
+                table.insert(r[li], rate)
+                print(("  round %d %-16s %-4s x%-2d clients: %7.0f ops/s, server CPU %4.0f us/op%s"):format(round,
+                    sys.name, l[1], l[2], rate, ops > 0 and cpu / ops * 1e6 or 0,
+                    bad > 0 and (" (" .. bad .. " failed)") or ""))
+            end
+        end
+    end
+    for si, sys in ipairs(systems) do results[si][#LOADS + 1] = { failover(sys) } end
 end)
+for _, sys in ipairs(systems) do sys.stop() end
 os.execute("rm -rf " .. harness.sh_quote(dir))
 if not ok then print("FAILED: " .. tostring(err)); os.exit(1) end
-if results[1] and results[2] then
-    print(("%-26s %12s %12s %8s"):format("load (128-byte values)", "ours", "etcd 3.4", "ratio"))
+for si = 3, #systems do
+    print(("%s, median ops/s per load: %s"):format(systems[si].name, table.concat((function()
+        local l = {}
+        for li = 1, #LOADS do l[li] = ("%.0f"):format(median(results[si][li])) end
+        l[#l + 1] = ("failover %.2f s"):format(results[si][#LOADS + 1][1])
+        return l
+    end)(), ", ")))
+    local per = {}
+    for li = 1, ours_only and 0 or #LOADS do
+        local r = {}
+        for k = 1, #results[si][li] do r[k] = ("%.2f"):format(results[si][li][k] / results[2][li][k]) end
+        per[li] = table.concat(r, " ")
+    end
+    print("  its per-round ratios to etcd: " .. table.concat(per, " | "))
+end
+if not ours_only and #systems >= 2 then
+    print(("%-26s %12s %12s %8s   (median of %d round%s; per-round ratios)"):format("load (128-byte values)",
+        "ours", "etcd 3.4", "ratio", rounds, rounds > 1 and "s" or ""))
     local names = { "put, 1 client (ops/s)", "put, 16 clients (ops/s)", "get, 1 client (ops/s)",
         "get, 16 clients (ops/s)", "failover to first put (s)" }
     for i, n in ipairs(names) do
         local a, b = results[1][i], results[2][i]
-        local ratio = (i == 5) and (b / a) or (a / b)
-        print(("%-26s %12.2f %12.2f %7.2fx"):format(n, a, b, ratio))
+        local per = {}
+        for r = 1, #a do
+            per[r] = ("%.2f"):format((i == 5) and (b[r] / a[r]) or (a[r] / b[r]))
+        end
+        local ma, mb = median(a), median(b)
+        print(("%-26s %12.2f %12.2f %7.2fx   %s"):format(n, ma, mb, (i == 5) and (mb / ma) or (ma / mb),
+            table.concat(per, " ")))
     end
     print("(ratio > 1 means ours is better: more ops/s, or a faster failover)")
 end

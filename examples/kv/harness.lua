@@ -38,10 +38,11 @@ function harness.free_port()
 end
 
 --- o: dir (scratch directory, created), cluster_id, n (initial nodes),
---- node_args (extra command-line arguments for every node).
+--- node_args (extra command-line arguments for every node), node_script
+--- (the node.lua to run; default the one beside this file).
 function harness.new(o)
     local self = setmetatable({ dir = o.dir, cluster_id = o.cluster_id or "kv-test", nodes = {},
-        node_args = o.node_args or {}, pids = {} }, harness)
+        node_args = o.node_args or {}, pids = {}, node_script = o.node_script or (here .. "/node.lua") }, harness)
     assert(os.execute("mkdir -p " .. sh_quote(self.dir)))
     self.secret_file = self.dir .. "/secret"
     local f = assert(io.open(self.secret_file, "wb"))
@@ -82,7 +83,7 @@ end
 --- The node command line (a shell string) for node `id`.
 function harness:command(id, extra)
     local n = self.nodes[id]
-    local parts = { "exec lua5.4", sh_quote(here .. "/node.lua"), "--id", id, "--cluster-id",
+    local parts = { "exec lua5.4", sh_quote(self.node_script), "--id", id, "--cluster-id",
         sh_quote(self.cluster_id), "--secret-file", sh_quote(self.secret_file), "--data", sh_quote(n.data) }
     for _, a in ipairs(self.node_args) do parts[#parts + 1] = sh_quote(a) end
     for _, a in ipairs(extra or {}) do parts[#parts + 1] = sh_quote(a) end
@@ -167,7 +168,8 @@ function harness:status(id)
     return client.run_one(function() return client.status(addr, self.auth, 1) end)
 end
 
---- A diagnostic answer of node `id` (the node-local "digest" command).
+--- A diagnostic answer of node `id` (the node-local "digest" command):
+--- applied index, digest of the user data, digest of the session table.
 function harness:digest(id)
     return client.run_one(function()
         local deadline = socket.gettime() + 2
@@ -176,7 +178,7 @@ function harness:digest(id)
         local l, rerr = client.roundtrip(conn, { "digest" }, deadline)
         conn:close()
         if not l then return nil, rerr end
-        return l[2], l[3]
+        return l[2], l[3], l[4]
     end)
 end
 
@@ -208,7 +210,7 @@ end
 function harness:session(ids, o)
     o = o or {}
     return client.session({ addrs = self:client_addrs(ids), cluster_id = self.cluster_id, secret = self.secret,
-        timeout = o.timeout, deadline = o.deadline, client_id = o.client_id })
+        timeout = o.timeout, deadline = o.deadline, client_id = o.client_id, max_pause = o.max_pause })
 end
 
 return harness

@@ -39,7 +39,15 @@ usage: lua5.4 node.lua --id N --cluster-id NAME --secret-file FILE --data DIR
   --snapshot-entries N   snapshot and compact after N applied entries (default 10000)
   --catchup-entries N    entries kept in the log after compaction (default 500)
   --lease-reads          serve reads with the lease-based ReadIndex
+  --session-expiry N     forget a client's last result (exactly-once) after N
+                         applied entries without a write from it (default 1000000)
+  --max-sessions N       keep at most N clients' last results, dropping the
+                         oldest (default 100000). Both are replicated: the
+                         leader proposes its values when they differ
   --max-frame BYTES      largest frame accepted from a peer or client (default 67108864)
+  --handshake-timeout-ms MS
+                         a connection that has not authenticated after MS is
+                         closed (default 5000)
   --peer-listen ADDR     bind the peer port here instead of this node's --peers entry
                          (tests put a fault-injecting proxy at the advertised address)
   --help                 this text
@@ -52,10 +60,13 @@ end
 
 local function parse_args(argv)
     local o = { tick_ms = 100, election_ticks = 10, heartbeat_ticks = 1, snapshot_entries = 10000,
-        catchup_entries = 500, max_frame = 64 * 1024 * 1024 }
+        catchup_entries = 500, max_frame = 64 * 1024 * 1024, handshake_timeout_ms = 5000,
+        session_expiry = statemachine.DEFAULT_SESSION_EXPIRY, max_sessions = statemachine.DEFAULT_MAX_SESSIONS }
     local ints = { ["--id"] = "id", ["--tick-ms"] = "tick_ms", ["--election-ticks"] = "election_ticks",
         ["--heartbeat-ticks"] = "heartbeat_ticks", ["--snapshot-entries"] = "snapshot_entries",
-        ["--catchup-entries"] = "catchup_entries", ["--max-frame"] = "max_frame" }
+        ["--catchup-entries"] = "catchup_entries", ["--max-frame"] = "max_frame",
+        ["--handshake-timeout-ms"] = "handshake_timeout_ms", ["--session-expiry"] = "session_expiry",
+        ["--max-sessions"] = "max_sessions" }
     local strs = { ["--cluster-id"] = "cluster_id", ["--secret-file"] = "secret_file", ["--data"] = "data",
         ["--peers"] = "peers", ["--peer-listen"] = "peer_listen" }
     local i = 1
@@ -99,6 +110,7 @@ local function parse_args(argv)
     return o
 end
 
+collectgarbage("generational")
 local opts = parse_args(arg)
 local log = require("log").new("node " .. opts.id)
 local secret, serr = auth.read_secret(opts.secret_file)
@@ -149,7 +161,7 @@ local a = auth.new(opts.cluster_id, secret, opts.id)
 local svc
 local tr, terr = transport.new({
     node_id = opts.id, auth = a, peer_addr = opts.peer_listen or me.peer, client_addr = me.client,
-    max_frame = opts.max_frame, log = log,
+    max_frame = opts.max_frame, handshake_timeout = opts.handshake_timeout_ms / 1000, log = log,
     handlers = {
         raft = function(m) svc:on_message(m) end,
         request = function(c, l) svc:on_request(c, l) end,

@@ -28,6 +28,16 @@ function service.new(o)
         ready_reads = {},   -- { index, reads } whose read index is known
         ctx_seq = 0,
     }, service)
+    -- What applying committed entries calls back (statemachine.apply).
+    self.hooks = {
+        confchange = function(cc) return self.node:apply_confchange(cc) end,
+        result = function(cid, seq, res)
+            local k = cid .. "/" .. seq
+            local c = self.waiters[k]
+            if c then self.waiters[k] = nil; self.tr:reply(c, res) end
+        end,
+        member = function(t, id, m) self:apply_member_change(t, id, m) end,
+    }
     for id, m in pairs(self.sm.members) do
         if m.role ~= "removed" then self.tr:set_peer(id, m.peer) end
     end
@@ -107,7 +117,8 @@ function service:status_reply()
     return { "ok", "id", tostring(self.id), "state", STATE_NAMES[st.raft_state] or "?",
         "leader", tostring(st.lead), "term", tostring(st.term), "commit", tostring(st.commit),
         "applied", tostring(self.sm.applied), "snapshot", tostring(self.store.snap.metadata.index),
-        "first_index", tostring(self.store.offset + 1), "members", table.concat(parts, " ") }
+        "first_index", tostring(self.store.offset + 1), "sessions", tostring(self.sm:session_count()),
+        "members", table.concat(parts, " ") }
 end
 
 function service:on_request(c, l)
@@ -115,7 +126,7 @@ function service:on_request(c, l)
     if cmd == "status" then
         return self.tr:reply(c, self:status_reply())
     elseif cmd == "digest" then
-        return self.tr:reply(c, { "ok", tostring(self.sm.applied), self.sm:digest() })
+        return self.tr:reply(c, { "ok", tostring(self.sm.applied), self.sm:digest(), self.sm:sessions_digest() })
     end
     local nw, nr = WRITES[cmd], READS[cmd]
     if not nw and not nr then
@@ -301,22 +312,16 @@ function service:handle_ready()
     self.unreachable = self.unreachable or {}
     self.pending_reports = self.pending_reports or {}
     self:issue_reads()
-    local hooks = {
-        confchange = function(cc) return self.node:apply_confchange(cc) end,
-        result = function(cid, seq, res)
-            local k = cid .. "/" .. seq
-            local c = self.waiters[k]
-            if c then self.waiters[k] = nil; self.tr:reply(c, res) end
-        end,
-        member = function(t, id, m) self:apply_member_change(t, id, m) end,
-    }
+    local hooks = self.hooks
     while self.node:has_ready() do
         local rd = self.node:ready()
         if rd.softstate then self:on_softstate(rd.softstate) end
-        if not rd.snapshot:empty() then
-            local meta = rd.snapshot.metadata
-            assert(self.store:apply_snapshot(rd.snapshot) == raft.OK, "cannot store the snapshot")
-            assert(self.sm:restore(rd.snapshot.data, meta.index, meta.term))
+        local snap = rd.snapshot
+        local no_snap = snap:empty()
+        if not no_snap then
+            local meta = snap.metadata
+            assert(self.store:apply_snapshot(snap) == raft.OK, "cannot store the snapshot")
+            assert(self.sm:restore(snap.data, meta.index, meta.term))
             self.log("snapshot at index %d applied (%d keys)", meta.index, self:count_keys())
             for id, m in pairs(self.sm.members) do
                 if m.role == "removed" then self.tr:forget_peer(id) else self.tr:set_peer(id, m.peer) end
@@ -327,14 +332,15 @@ function service:handle_ready()
         -- the entries count toward commitment only through acks, which are
         -- stepped after this Ready, when the write below has returned.
         -- Everything else (votes, responses) waits for the fsync.
-        local early = {}
-        if self.state == raft.StateLeader then
-            for i, m in rd.messages:ipairs() do
-                local t = m.type
-                if t == pb.MsgApp or t == pb.MsgHeartbeat or t == pb.MsgSnap then
-                    early[i] = true
-                    self:send(m)
-                end
+        local leader = self.state == raft.StateLeader
+        local sent_early, later = false, {}
+        for _, m in rd.messages:ipairs() do
+            local t = m.type
+            if leader and (t == pb.MsgApp or t == pb.MsgHeartbeat or t == pb.MsgSnap) then
+                self:send(m)
+                sent_early = true
+            else
+                later[#later + 1] = m
             end
         end
         -- A leader's committed entries were made durable in earlier Readys
@@ -344,20 +350,21 @@ function service:handle_ready()
         -- commits at once): that one must be on disk first.
         local applied_early = false
         local ce, ne = rd.committed_entries, rd.entries
-        if self.state == raft.StateLeader and rd.snapshot:empty()
-            and (#ne == 0 or #ce == 0 or ce[#ce].index < ne[1].index) then
-            self.sm:apply(rd.committed_entries, hooks)
+        if leader and no_snap and (#ne == 0 or #ce == 0 or ce[#ce].index < ne[1].index) then
+            self.sm:apply(ce, hooks)
             applied_early = true
         end
-        if next(early) or applied_early then self.tr:flush_all() end
-        -- One fsync per Ready: the hard state write rides on the entries'
-        -- synced write (same LevelDB log) when both are present.
-        local n = #rd.entries
-        if rd.hardstate then self.store:set_hardstate(rd.hardstate, rd.mustsync and n == 0) end
-        if n > 0 then assert(self.store:append(rd.entries, rd.mustsync) == raft.OK, "log append failed") end
-        for i, m in rd.messages:ipairs() do
-            if not early[i] then self:send(m) end
+        if sent_early or applied_early then self.tr:flush_all() end
+        -- One fsync per Ready: hard state and entries are one LevelDB
+        -- write, synced when Raft says it must be.
+        local hs = rd.hardstate
+        if hs or #ne > 0 then
+            assert(self.store:save(hs, ne, rd.mustsync) == raft.OK, "log append failed")
         end
+        for _, m in ipairs(later) do self:send(m) end
+        -- Acks and votes leave now, not after this Ready's apply (or a
+        -- snapshot) below.
+        if #later > 0 then self.tr:flush_all() end
         for _, rs in rd.readstates:ipairs() do
             local x = self.read_ctx[rs.request_ctx]
             if x then
@@ -365,7 +372,7 @@ function service:handle_ready()
                 self.ready_reads[#self.ready_reads + 1] = { index = rs.index, reads = x.reads }
             end
         end
-        if not applied_early then self.sm:apply(rd.committed_entries, hooks) end
+        if not applied_early then self.sm:apply(ce, hooks) end
         self.node:advance(rd)
     end
     for id in pairs(self.unreachable) do self.node:report_unreachable(id) end
@@ -374,8 +381,28 @@ function service:handle_ready()
     self.pending_reports = {}
     for _, r in ipairs(reports) do self.node:report_snapshot(r.to, r.ok) end
     self:serve_ready_reads()
+    self:propose_session_limits()
     self:maybe_snapshot()
     if self.removed_self then self:stop("this node was removed from the cluster") end
+end
+
+--- A leader whose --session-expiry/--max-sessions differ from the
+--- replicated limits proposes its own (once per term): every replica then
+--- trims its session table at the same entries.
+function service:propose_session_limits()
+    local o, sm = self.opts, self.sm
+    if self.state ~= raft.StateLeader or self.stopped
+        or (sm.session_expiry == o.session_expiry and sm.max_sessions == o.max_sessions) then
+        return
+    end
+    local term = self.node:status().term
+    if self.session_limits_term == term then return end
+    local data = wire.encode_list({ "", "0", "sessions", o.session_expiry, o.max_sessions })
+    if self.node:propose(data) == raft.OK then
+        self.session_limits_term = term
+        self.log("proposing session limits: expiry %d entries, at most %d sessions", o.session_expiry,
+            o.max_sessions)
+    end
 end
 
 function service:count_keys()

@@ -5,12 +5,23 @@
 --
 -- Keys:
 --   "d" .. key        -> value                      (the user's data)
---   "s" .. client id  -> list{seq, result...}       (last result per client: exactly once)
+--   "s" .. client id  -> list{"@" .. index, seq, result...}
+--                        (last result per client: exactly once; index is the
+--                        entry that wrote it; older data has no "@" item)
 --   "m:members"       -> list{id, role, peer addr, client addr, ...}
+--   "m:sessions"      -> list{expiry, max}          (session limits, replicated)
 --   "m:applied"       -> u64 index, u64 term        (big-endian)
 --   "m:identity"      -> list{cluster id, node id}  (never in snapshots)
--- A snapshot's data is every "d", "s" and "m:members" pair, each written as
--- u32 length + key, u32 length + value.
+-- A snapshot's data is every "d", "s", "m:members" and "m:sessions" pair,
+-- each written as u32 length + key, u32 length + value.
+--
+-- The session table is bounded, the same way on every replica because it
+-- is decided by applied entries only: after each entry, sessions whose last
+-- write is more than `expiry` entries old are dropped, and the oldest ones
+-- while there are more than `max`. A retry that arrives after its session
+-- was dropped is applied again. The limits come from a replicated entry
+-- (the leader proposes its --session-expiry/--max-sessions when they differ
+-- from the state's), so replicas never disagree on them.
 local socket = require("socket")
 local raft = require("lraft")
 local leveldb = require("lraft.leveldb")
@@ -20,7 +31,10 @@ local pb = raft.pb
 local sm = {}
 sm.__index = sm
 
-local MEMBERS, APPLIED, IDENTITY = "m:members", "m:applied", "m:identity"
+local MEMBERS, APPLIED, IDENTITY, SESSIONS = "m:members", "m:applied", "m:identity", "m:sessions"
+--- Session limits before any replicated setting: entries a session may stay
+--- idle, and the most sessions kept.
+sm.DEFAULT_SESSION_EXPIRY, sm.DEFAULT_MAX_SESSIONS = 1000000, 100000
 local SYNC_INTERVAL = 1 -- seconds between synced state writes
 
 --- Opens (or creates) the state at `path` for node `node_id` of cluster
@@ -50,7 +64,47 @@ function sm.open(path, cluster_id, node_id)
     if a then self.applied, self.applied_term = string.unpack(">I8I8", a) end
     local m = db:get(MEMBERS)
     if m then self.members = sm.decode_members(m) end
+    self:load_sessions()
     return self
+end
+
+local function decode_int(s)
+    local n = math.tointeger(tonumber(s))
+    if not n or tostring(n) ~= s then return nil end
+    return n
+end
+
+-- Session bookkeeping in memory (rebuilt from the database on open and
+-- restore): last[cid] = index of the client's last write, n = number of
+-- sessions, and a queue (qi, qc from qh to qt) of (index, cid) in index
+-- order, where an item is stale once the client wrote again.
+function sm:load_sessions()
+    local cfg = self.db:get(SESSIONS)
+    local l = cfg and wire.decode_list(cfg)
+    self.session_expiry = l and decode_int(l[1] or "") or sm.DEFAULT_SESSION_EXPIRY
+    self.max_sessions = l and decode_int(l[2] or "") or sm.DEFAULT_MAX_SESSIONS
+    local items = {}
+    for k, v in self.db:iter("s", "t") do
+        local x = wire.decode_list(v)
+        local idx = x and x[1] and x[1]:match("^@(%d+)$")
+        items[#items + 1] = { math.tointeger(tonumber(idx or "0")) or 0, k:sub(2) }
+    end
+    self:rebuild_queue(items)
+end
+
+-- Sets the session queue from a list of {index, cid}.
+function sm:rebuild_queue(items)
+    table.sort(items, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
+    self.last, self.qi, self.qc, self.qh, self.qt, self.nsessions = {}, {}, {}, 1, #items, #items
+    for i, x in ipairs(items) do
+        self.last[x[2]] = x[1]
+        self.qi[i], self.qc[i] = x[1], x[2]
+    end
+end
+
+--- The number of sessions (clients with a remembered result).
+function sm:session_count()
+    return self.nsessions
 end
 
 function sm:close()
@@ -112,12 +166,6 @@ function sm:scan(from, to, limit)
     return out
 end
 
-local function decode_int(s)
-    local n = math.tointeger(tonumber(s))
-    if not n or tostring(n) ~= s then return nil end
-    return n
-end
-
 -- Runs one command on the batch. Returns the result list.
 local function execute(b, cmd, args)
     if cmd == "put" and #args == 2 then
@@ -146,6 +194,7 @@ local function dedup(b, cid, seq)
     local s = b:get("s" .. cid)
     if not s then return nil end
     local l = wire.decode_list(s)
+    if l[1] and l[1]:sub(1, 1) == "@" then table.remove(l, 1) end
     local last = decode_int(l[1])
     if seq == last then
         table.remove(l, 1)
@@ -155,10 +204,42 @@ local function dedup(b, cid, seq)
     end
 end
 
-local function remember(b, cid, seq, res)
-    local l = { tostring(seq) }
-    for i = 1, #res do l[i + 1] = res[i] end
+-- Stores request (cid, seq)'s result, written by entry `index`.
+function sm:remember(b, cid, seq, res, index)
+    local l = { "@" .. index, tostring(seq) }
+    for i = 1, #res do l[i + 2] = res[i] end
     b:put("s" .. cid, wire.encode_list(l))
+    if self.last[cid] == nil then self.nsessions = self.nsessions + 1 end
+    self.last[cid] = index
+    self.qt = self.qt + 1
+    self.qi[self.qt], self.qc[self.qt] = index, cid
+end
+
+-- After entry `index`: drops sessions idle for more than session_expiry
+-- entries, then the oldest while there are more than max_sessions.
+function sm:expire_sessions(b, index)
+    local last, qi, qc = self.last, self.qi, self.qc
+    while self.qh <= self.qt do
+        local h = self.qh
+        local cid, at = qc[h], qi[h]
+        if last[cid] == at and index - at <= self.session_expiry and self.nsessions <= self.max_sessions then
+            break
+        end
+        if last[cid] == at then
+            last[cid] = nil
+            self.nsessions = self.nsessions - 1
+            b:delete("s" .. cid)
+        end
+        qi[h], qc[h] = nil, nil
+        self.qh = h + 1
+    end
+    -- Stale items pile up behind a long-lived session: rebuild the queue
+    -- from the live sessions when they outnumber them.
+    if self.qt - self.qh + 1 > 2 * self.nsessions + 1024 then
+        local items = {}
+        for c, i in pairs(last) do items[#items + 1] = { i, c } end
+        self:rebuild_queue(items)
+    end
 end
 
 --- The stored result of request (cid, seq) if it was already applied.
@@ -209,24 +290,33 @@ function sm:apply(ents, hooks)
             end
             local cid, seq = ctx[1], decode_int(ctx[2] or "")
             if cid and seq then
-                res = dedup(b, cid, seq) or res
-                remember(b, cid, seq, res)
+                local done = dedup(b, cid, seq)
+                if not done then self:remember(b, cid, seq, res, e.index) end
+                res = done or res
                 hooks.result(cid, seq, res)
             end
             if ok and hooks.member then hooks.member(cc.type, id, self.members[id]) end
         elseif #e.data > 0 then
             local l = wire.decode_list(e.data)
             local seq = l and decode_int(l[2] or "")
-            if l and seq then
+            if l and seq and l[1] == "" and l[3] == "sessions" then
+                -- The session limits (service:propose_session_limits).
+                local expiry, max = decode_int(l[4] or ""), decode_int(l[5] or "")
+                if expiry and max and expiry >= 1 and max >= 1 then
+                    self.session_expiry, self.max_sessions = expiry, max
+                    b:put(SESSIONS, wire.encode_list({ expiry, max }))
+                end
+            elseif l and seq then
                 local cid, cmd = l[1], l[3]
                 local res = dedup(b, cid, seq)
                 if not res then
                     res = execute(b, cmd, { table.unpack(l, 4) })
-                    remember(b, cid, seq, res)
+                    self:remember(b, cid, seq, res, e.index)
                 end
                 hooks.result(cid, seq, res)
             end
         end
+        self:expire_sessions(b, e.index)
         last, last_term = e.index, e.term
         ::continue::
     end
@@ -234,7 +324,10 @@ function sm:apply(ents, hooks)
     b:put(APPLIED, string.pack(">I8I8", last, last_term))
     -- Not synced on every batch: the Raft log is durable, and what a crash
     -- loses here (the state and its applied index together) is applied
-    -- again from the log on restart. Syncing once a second bounds that.
+    -- again from the log on restart. Syncing once a second bounds that
+    -- (rusty-leveldb keeps unsynced log writes in a buffer inside the
+    -- process, so without it even a killed process would replay); it costs
+    -- one fsync a second, well under 1% of a loaded leader's time.
     local now = socket.gettime()
     local sync = now - (self.synced_at or 0) >= SYNC_INTERVAL
     self.db:write(b, sync)
@@ -255,12 +348,21 @@ function sm:digest()
     return (h:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
 end
 
+--- A hex digest of the session table (client ids, sequence numbers,
+--- results and the entries that wrote them).
+function sm:sessions_digest()
+    local buf = {}
+    for k, v in self.db:iter("s", "t") do buf[#buf + 1] = string.pack(">s4s4", k, v) end
+    local h = raft.hmac_sha256("", table.concat(buf))
+    return (h:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
 --- The snapshot data of the current state.
 function sm:snapshot_data()
     local parts = {}
     for k, v in self.db:iter(nil, nil) do
         local c = k:sub(1, 1)
-        if c == "d" or c == "s" or k == MEMBERS then
+        if c == "d" or c == "s" or k == MEMBERS or k == SESSIONS then
             parts[#parts + 1] = string.pack(">s4s4", k, v)
         end
     end
@@ -278,7 +380,7 @@ function sm.parse_snapshot(data)
         local ok, k, v, nxt = pcall(string.unpack, ">s4s4", data, pos)
         if not ok then return nil, "malformed snapshot data" end
         local c = k:sub(1, 1)
-        if not (c == "d" or c == "s" or k == MEMBERS) then
+        if not (c == "d" or c == "s" or k == MEMBERS or k == SESSIONS) then
             return nil, "unexpected key in snapshot data"
         end
         if k == MEMBERS and not pcall(sm.decode_members, v) then
@@ -306,6 +408,7 @@ function sm:restore(data, index, term)
     self.db:write(b, true)
     self.members = members
     self.applied, self.applied_term = index, term
+    self:load_sessions()
     return true
 end
 

@@ -17,16 +17,17 @@ local transport = {}
 transport.__index = transport
 
 local PREAUTH_MAX = 4096        -- frame limit before a connection authenticates
-local HANDSHAKE_TIMEOUT = 5     -- seconds
 local BACKOFF_MIN, BACKOFF_MAX = 0.1, 2.0
 local PEER_BACKLOG_MAX = 64 * 1024 * 1024
 
---- opts: node_id, auth, peer_addr, client_addr, max_frame, log(fmt, ...),
+--- opts: node_id, auth, peer_addr, client_addr, max_frame, handshake_timeout
+--- (seconds a connection may take to authenticate), log(fmt, ...),
 --- handlers = { raft(msg), request(client, list), member(role, id) -> code, text,
 ---              removed(reason) }
 function transport.new(opts)
     local self = setmetatable({
         id = opts.node_id, auth = opts.auth, max_frame = opts.max_frame, log = opts.log,
+        handshake_timeout = opts.handshake_timeout,
         h = opts.handlers, peers = {}, inbound = {}, by_sock = {},
     }, transport)
     local err
@@ -97,7 +98,7 @@ function transport:dial(p, now)
     if not sock then return self:peer_failed(p, err) end
     p.conn = wire.conn(sock, PREAUTH_MAX)
     p.state = "dialing"
-    p.deadline = now + HANDSHAKE_TIMEOUT
+    p.deadline = now + self.handshake_timeout
     self.by_sock[sock] = { peer = p }
 end
 
@@ -159,7 +160,7 @@ function transport:accept(kind, lsock, now)
         local s = lsock:accept()
         if not s then return end
         local c = { kind = kind, conn = wire.conn(s, PREAUTH_MAX), state = "hello",
-            deadline = now + HANDSHAKE_TIMEOUT }
+            deadline = now + self.handshake_timeout }
         local ip, port = s:getpeername()
         c.addr = tostring(ip) .. ":" .. tostring(port)
         local nonce, body = self.auth:challenge()
@@ -266,7 +267,9 @@ end
 
 -- The loop ---------------------------------------------------------------
 
---- Waits up to `timeout` seconds for socket events and handles them.
+--- Waits up to `timeout` seconds for socket events and handles them; the
+--- caller then runs flush_all (after its own sends), which writes what
+--- they queued and enforces handshake deadlines.
 function transport:poll(timeout)
     local now = socket.gettime()
     for _, p in pairs(self.peers) do
@@ -303,7 +306,6 @@ function transport:poll(timeout)
             end
         end
     end
-    self:flush_all(now)
 end
 
 --- Writes what is queued and enforces handshake deadlines.

@@ -112,7 +112,7 @@ local H
 local function cluster()
     if H then return H end
     H = harness.new({ dir = scratch .. "/shared", cluster_id = "kv-test",
-        node_args = { "--snapshot-entries", "200", "--catchup-entries", "20" } })
+        node_args = { "--snapshot-entries", "200", "--catchup-entries", "20", "--handshake-timeout-ms", "1000" } })
     local peers = H:peers()
     for id = 1, 3 do H:start(id, peers) end
     assert(H:wait_leader({ 1, 2, 3 }, 15), "no leader")
@@ -377,6 +377,52 @@ case("handshake refusals: wrong secret, other cluster id, unknown node id, wrong
     eq("ok", session_do(h, { 1, 2, 3 }, { "put", "after-refusals", "fine" })[1])
 end)
 
+case("a connection that never completes the handshake is closed after --handshake-timeout-ms", function()
+    local h = cluster() -- its nodes run with --handshake-timeout-ms 1000
+    local l = leader_of(h)
+    local n = h.nodes[l]
+    local t0 = socket.gettime()
+    local silent = raw(n.client)       -- reads the challenge, never answers
+    read_frame(silent)
+    local mute = raw(n.peer)           -- sends nothing at all
+    local half = raw(n.client)         -- half a hello, then nothing
+    read_frame(half)
+    half:send(string.sub(wire.frame(T.HELLO, string.rep("z", 100)), 1, 30))
+    -- The node keeps serving while they hang.
+    eq("ok", session_do(h, { 1, 2, 3 }, { "put", "hs-timeout", "served" })[1])
+    for _, s in ipairs({ silent, mute, half }) do
+        s:settimeout(6)
+        assert(closed_by_node(s), "a connection that never authenticated was not closed")
+        s:close()
+    end
+    local waited = socket.gettime() - t0
+    assert(waited >= 0.9, ("closed after %.2f s, before the 1 s timeout"):format(waited))
+    wait_log(h, l, "closed client connection from [%d.:]+: handshake timed out")
+    wait_log(h, l, "closed peer connection from [%d.:]+: handshake timed out")
+    eq("served", session_do(h, { 1, 2, 3 }, { "get", "hs-timeout" })[2])
+    -- A peer that accepts our connection but never sends its challenge: the
+    -- dialling node gives up on it after the same timeout and retries.
+    local h2 = harness.new({ dir = scratch .. "/hs-dial", cluster_id = "hs-dial", n = 2,
+        node_args = { "--handshake-timeout-ms", "1000" } })
+    local host, port = wire.split_addr(h2.nodes[2].peer)
+    local lsock = assert(socket.bind(host, port))
+    local ok, e = pcall(function()
+        h2:start(1, h2:peers())
+        lsock:settimeout(10)
+        local c = assert(lsock:accept(), "node 1 never dialled its peer")
+        local ta = socket.gettime()
+        c:settimeout(6)
+        assert(closed_by_node(c), "the dialling node kept a silent peer connection")
+        assert(socket.gettime() - ta >= 0.9, "gave up before the timeout")
+        c:close()
+        wait_log(h2, 1, "peer 2 down %(handshake timed out%)")
+        assert(h2:status(1), "node 1 stopped answering")
+    end)
+    lsock:close()
+    h2:stop_all("KILL")
+    assert(ok, e)
+end)
+
 case("a peer cannot speak for another: messages with a spoofed from are dropped and logged", function()
     local h = cluster()
     local s = raw(h.nodes[1].peer)
@@ -461,6 +507,69 @@ case("a restart never re-applies: the applied index is stored with the state it 
     assert(not refused and err:find("not cluster"), tostring(err))
 end)
 
+case("the exactly-once table is trimmed by applied entries alone: same on every replica, kept in snapshots", function()
+    local dir = scratch .. "/sessions"
+    os.execute("mkdir -p " .. harness.sh_quote(dir))
+    local pb = raft.pb
+    local list_mt = { __index = { ipairs = function(t) return ipairs(t) end } }
+    local function ent(i, list) return pb.entry(i, 1, wire.encode_list(list)) end
+    -- Entry 1 sets the limits (expiry 10 entries, at most 4 sessions); then
+    -- client "a" writes once and 20 other clients write once each.
+    local ents = { ent(1, { "", "0", "sessions", "10", "4" }), ent(2, { "a", "1", "cas", "k", "", "first" }) }
+    for i = 3, 22 do ents[#ents + 1] = ent(i, { "c" .. i, "1", "put", "x" .. i, "v" }) end
+    local function open(name)
+        return assert(statemachine.open(dir .. "/" .. name, "c", 1))
+    end
+    local hooks = { result = function() end, confchange = function() error("no conf change expected") end }
+    -- Replica 1 applies in one batch, replica 2 one entry at a time.
+    local r1, r2 = open("r1"), open("r2")
+    eq(statemachine.DEFAULT_MAX_SESSIONS, r1.max_sessions, "default limit")
+    r1:apply(setmetatable({ table.unpack(ents) }, list_mt), hooks)
+    for _, e in ipairs(ents) do r2:apply(setmetatable({ e }, list_mt), hooks) end
+    eq(4, r1:session_count(), "sessions kept (at most 4)")
+    eq(r1:sessions_digest(), r2:sessions_digest(), "replicas with other batch boundaries")
+    eq(10, r2.session_expiry, "replicated expiry")
+    -- Within the window a retry answers its first result; "a" was trimmed
+    -- (oldest, and idle for more than 10 entries), so its retry is applied
+    -- again: the cas from absent now meets "first" and fails.
+    local got = {}
+    local rh = { result = function(cid, seq, r) got[cid .. "/" .. seq] = r[1] end, confchange = hooks.confchange }
+    r1:apply(setmetatable({ ent(23, { "c22", "1", "put", "x22", "again" }), ent(24, { "a", "1", "cas", "k", "", "first" }) },
+        list_mt), rh)
+    eq("ok", got["c22/1"], "retry within the window")
+    eq("v", r1:get("x22"), "the retried put was not applied again")
+    eq("mismatch", got["a/1"], "retry after the session was dropped is applied again")
+    -- A snapshot carries the table and the limits; a restored replica and a
+    -- reopened one trim exactly like the original from then on.
+    local r3 = open("r3")
+    assert(r3:restore(r1:snapshot_data(), r1.applied, r1.applied_term))
+    eq(r1:sessions_digest(), r3:sessions_digest(), "restored table")
+    eq(10, r3.session_expiry, "restored expiry")
+    r1:close(); r1 = open("r1")
+    local more = {}
+    for i = 25, 40 do more[#more + 1] = ent(i, { "n" .. (i % 7), tostring(i), "put", "y", "v" .. i }) end
+    for _, r in ipairs({ r1, r3 }) do r:apply(setmetatable({ table.unpack(more) }, list_mt), hooks) end
+    eq(r1:sessions_digest(), r3:sessions_digest(), "reopened and restored replicas after more entries")
+    assert(r1:session_count() <= 4, "more than 4 sessions")
+    -- Expiry alone (room for 100 sessions): "old" is dropped once 5 later
+    -- entries passed without a write from it, "busy" stays.
+    local tail = { ent(41, { "", "0", "sessions", "5", "100" }), ent(42, { "old", "1", "put", "o", "1" }) }
+    for i = 43, 48 do tail[#tail + 1] = ent(i, { "busy", tostring(i), "put", "b", "1" }) end
+    local counts = {}
+    for _, e in ipairs(tail) do
+        r3:apply(setmetatable({ e }, list_mt), hooks)
+        counts[#counts + 1] = r3:session_count()
+    end
+    -- (the four n* clients of entries 37-40 expire one per entry from 43 on)
+    eq("4,5,5,4,3,2,2,1", table.concat(counts, ","), "sessions after each entry")
+    got = {}
+    r3:apply(setmetatable({ ent(49, { "old", "1", "put", "o", "2" }), ent(50, { "busy", "48", "put", "b", "2" }) },
+        list_mt), rh)
+    eq("2", r3:get("o"), "the expired client's retry was applied again")
+    eq("1", r3:get("b"), "the live client's retry was not")
+    r1:close(); r2:close(); r3:close()
+end)
+
 case("a follower killed with SIGKILL restarts from its own state and converges", function()
     local h = cluster()
     local l = leader_of(h)
@@ -485,6 +594,61 @@ case("a follower killed with SIGKILL restarts from its own state and converges",
         assert(socket.gettime() - t0 < 10, "digests differ")
         socket.sleep(0.1)
     end
+end)
+
+case("a node whose state fell behind the compacted log restores the stored snapshot at start-up, then catches up", function()
+    -- Small snapshots and session limits: nodes snapshot every 40 entries
+    -- and keep 5 behind; the leader proposes the limits; every session_do
+    -- is a new client.
+    local h = harness.new({ dir = scratch .. "/restore", cluster_id = "restore", node_args = {
+        "--snapshot-entries", "40", "--catchup-entries", "5", "--session-expiry", "30", "--max-sessions", "6" } })
+    local ok, e = pcall(function()
+        for id = 1, 3 do h:start(id, h:peers()) end
+        local l = leader_of(h)
+        local f = l % 3 + 1
+        for i = 1, 10 do eq("ok", session_do(h, { l }, { "put", "r-" .. i, "v" .. i })[1]) end
+        -- Copy the follower's key-value state while it is frozen (a state
+        -- that lost its later writes, as an unsynced tail would).
+        local target = tonumber(h:status(l).commit)
+        assert(h:wait_applied(f, target, 10), "follower did not apply the first writes")
+        local fd = h.nodes[f].data
+        os.execute(("kill -STOP %d"):format(h.nodes[f].pid))
+        os.execute(("cp -r %s %s"):format(harness.sh_quote(fd .. "/kv"), harness.sh_quote(fd .. "/kv-old")))
+        os.execute(("kill -CONT %d"):format(h.nodes[f].pid))
+        local old_applied = target
+        for i = 11, 120 do eq("ok", session_do(h, { 1, 2, 3 }, { "put", "r-" .. i, "v" .. i })[1]) end
+        target = tonumber(h:status(leader_of(h)).commit)
+        assert(h:wait_applied(f, target, 10), "follower did not apply the later writes")
+        wait_log(h, f, "snapshot at index %d+ %(%d+ bytes%); log compacted")
+        h:kill(f, "KILL")
+        os.execute(("rm -rf %s && mv %s %s"):format(harness.sh_quote(fd .. "/kv"), harness.sh_quote(fd .. "/kv-old"),
+            harness.sh_quote(fd .. "/kv")))
+        h:start(f, h:peers())
+        wait_log(h, f, "state restored from the stored snapshot at index", 5)
+        local line = h:log_line(f, "started: data")
+        local first = tonumber(line:match("log %[(%d+),"))
+        assert(first and first > old_applied + 1, "the log still holds what the old state needs: " .. line)
+        for i = 121, 130 do eq("ok", session_do(h, { 1, 2, 3 }, { "put", "r-" .. i, "v" .. i })[1]) end
+        l = leader_of(h)
+        local t0 = socket.gettime()
+        while true do
+            local a1, d1, s1 = h:digest(l)
+            local a2, d2, s2 = h:digest(f)
+            if a1 and a1 == a2 and d1 == d2 and s1 == s2 then break end
+            assert(socket.gettime() - t0 < 10, "the restarted node did not converge")
+            socket.sleep(0.1)
+        end
+        eq("v130", session_do(h, { 1, 2, 3 }, { "get", "r-130" })[2])
+        -- The session limits were proposed and are the same everywhere.
+        assert(log_has(h, l, "proposing session limits") or log_has(h, l % 3 + 1, "proposing session limits")
+            or log_has(h, (l + 1) % 3 + 1, "proposing session limits"), "no node proposed the session limits")
+        for id = 1, 3 do
+            local st = h:status(id)
+            assert(tonumber(st.sessions) <= 6, ("node %d keeps %s sessions"):format(id, st.sessions))
+        end
+    end)
+    h:stop_all("KILL")
+    assert(ok, e)
 end)
 
 case("membership: add a learner, promote it to voter, remove it (it stops)", function()

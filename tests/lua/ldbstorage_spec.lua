@@ -75,6 +75,87 @@ describe("ldbstorage", function()
         assert.are.same({ { 2, 1 }, { 3, 3 } }, helpers.pairs_of(s:range(0, 10)))
     end)
 
+    it("terms and entries kept in memory always match the log (appends, overwrites, compactions, snapshots)", function()
+        -- A model of the log (index -> {term, data}) follows every change;
+        -- Term, getEntry and Entries must agree with it, before and after a
+        -- reopen (which starts with nothing in memory).
+        s = ldbstorage.new(path)
+        local rng = 12345
+        local function rand(n)
+            rng = (rng * 1103515245 + 12345) % 2147483648
+            return rng % n
+        end
+        local model, offset, term = { [0] = { 0 } }, 0, 1
+        local function last()
+            local l = offset
+            while model[l + 1] do l = l + 1 end
+            return l
+        end
+        local function check()
+            local hi = last()
+            assert.are.same({ offset, hi }, { s.offset, s:lastIndex() })
+            for i = offset, hi do
+                assert.are.same({ raft.OK, model[i][1] }, { s:Term(i) })
+                assert.are.equal(model[i][2] or "", s:getEntry(i).data)
+            end
+            if hi > offset then
+                local a = math.max(offset + 1, hi - rand(1500))
+                local rc, got = s:Entries(a, hi + 1, math.maxinteger)
+                assert.are.equal(raft.OK, rc)
+                assert.are.equal(hi + 1 - a, #got)
+                for k, e in ipairs(got) do
+                    assert.are.same({ a + k - 1, model[a + k - 1][1], model[a + k - 1][2] }, { e.index, e.term, e.data })
+                end
+            end
+        end
+        for step = 1, 60 do
+            local op, l = rand(10), last()
+            if op < 6 then
+                -- append; sometimes overwrite a suffix with a higher term
+                local from = l + 1
+                if op < 2 and l > offset then from = offset + 1 + rand(l - offset) end
+                if from <= l then term = term + 1 end
+                for i = from, l do model[i] = nil end
+                local list = {}
+                for i = from, from + rand(700) do
+                    local d = ("v%d-%d"):format(i, term)
+                    list[#list + 1] = { i, term, d }
+                    model[i] = { term, d }
+                end
+                assert.are.equal(raft.OK, s:save(pb.hardstate(term, 1, offset), ents(list), step % 2 == 0))
+            elseif op < 8 and l > offset + 1 then
+                local i = offset + 1 + rand(l - offset - 1)
+                assert.are.equal(raft.OK, s:compact(i))
+                for j = offset, i - 1 do model[j] = nil end
+                model[i] = { model[i][1] }
+                offset = i
+            elseif op == 8 then
+                assert.are.equal(raft.OK, s:apply_snapshot(helpers.snapshot(l + 5, term, { 1 })))
+                model, offset = { [l + 5] = { term } }, l + 5
+            end
+            check()
+            if step % 15 == 0 then
+                s:close()
+                s = ldbstorage.new(path)
+                check()
+            end
+        end
+    end)
+
+    it("save writes the hard state and the entries in one write", function()
+        s = ldbstorage.new(path)
+        assert.are.equal(raft.OK, s:save(pb.hardstate(3, 2, 0), ents({ { 1, 3, "a" }, { 2, 3, "b" } }), true))
+        assert.are.equal(raft.OK, s:save(pb.hardstate(3, 2, 2), {}, false))
+        -- an append that would leave a gap changes nothing, hard state included
+        assert.are.equal(raft.ErrAppendOutOfData, s:save(pb.hardstate(4, 0, 2), ents({ { 9, 4 } }), true))
+        s:close()
+        s = ldbstorage.new(path)
+        local hs = s:InitialState()
+        assert.are.same({ 3, 2, 2 }, { hs.term, hs.vote, hs.commit })
+        assert.are.same({ { 1, 3 }, { 2, 3 } }, helpers.pairs_of(s:range(1, 3)))
+        assert.has_error(function() s:save("x", {}) end)
+    end)
+
     it("appends entry list views (rd.entries, m.entries)", function()
         s = ldbstorage.new(path)
         local m = pb.message()
