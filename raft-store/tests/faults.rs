@@ -108,6 +108,31 @@ fn a_missing_table_is_refused_naming_it() {
 }
 
 #[test]
+fn a_log_whose_records_are_not_write_batches_is_refused_naming_it() {
+    // Found by the leveldb_damage fuzz target: the manifest (same record
+    // format, intact checksums) copied over the log made rusty-leveldb
+    // panic decoding its records as write batches; only the store's
+    // catch_unwind turned that into an error, and lraft.leveldb had none.
+    let dir = TempDir::new("notbatches");
+    fill(dir.path(), 10);
+    let log = files_with_ext(dir.path(), "log").pop().expect("a log");
+    let manifest = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("MANIFEST-")
+        })
+        .expect("a manifest");
+    std::fs::copy(&manifest, &log).unwrap();
+    let e = open_checked(dir.path(), 0).unwrap_err();
+    let name = log.file_name().unwrap().to_string_lossy().to_string();
+    assert!(e.contains(&name) && e.contains("write batch"), "{e}");
+}
+
+#[test]
 fn a_missing_log_file_gives_an_earlier_consistent_state() {
     // The writes of a deleted write-ahead log are gone (no file says they
     // existed); what opens is the state before them, never a mix.

@@ -11,6 +11,9 @@
 //!   one). A damaged record with nothing intact after it is the
 //!   torn tail of a crashed write; LevelDB drops it, which is the last
 //!   consistent state.
+//! - a write-ahead log has intact records that do not hold write batches
+//!   (fragments out of order, or a body that does not decode: another
+//!   file's records under a log's name), on which rusty-leveldb panics.
 //! - a table (`*.ldb`, `*.sst`) has a bad footer, or a block (index, meta
 //!   index or data) whose checksum does not match.
 
@@ -47,8 +50,8 @@ pub fn verify_dir(dir: &Path) -> Result<(), String> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("MANIFEST-"));
         match p.extension().and_then(|x| x.to_str()) {
-            _ if manifest => verify_log(&p)?,
-            Some("log") => verify_log(&p)?,
+            _ if manifest => verify_records(&p, false)?,
+            Some("log") => verify_records(&p, true)?,
             Some("ldb") | Some("sst") => verify_table(&p)?,
             _ => {}
         }
@@ -84,10 +87,50 @@ fn zeros(b: &[u8], off: usize, n: usize) -> bool {
     b[off..(off + n).min(b.len())].iter().all(|&x| x == 0)
 }
 
-/// Checks a write-ahead log file: damage is allowed only at its tail.
+/// Whether `b` is a well-formed write batch: a 12-byte header (sequence,
+/// count) and exactly `count` puts and deletes.
+fn is_write_batch(b: &[u8]) -> bool {
+    if b.len() < 12 {
+        return false;
+    }
+    let count = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+    let mut pos = 12;
+    let mut n = 0u32;
+    let field = |pos: &mut usize| -> Option<()> {
+        let len = usize::try_from(varint(b, pos)?).ok()?;
+        *pos = pos.checked_add(len).filter(|&e| e <= b.len())?;
+        Some(())
+    };
+    while pos < b.len() {
+        let tag = b[pos];
+        pos += 1;
+        let ok = match tag {
+            0 => field(&mut pos),
+            1 => field(&mut pos).and_then(|()| field(&mut pos)),
+            _ => None,
+        };
+        if ok.is_none() {
+            return false;
+        }
+        n += 1;
+    }
+    n == count
+}
+
+/// Checks a write-ahead log file: damage is allowed only at its tail, and
+/// its records hold write batches.
 pub fn verify_log(p: &Path) -> Result<(), String> {
+    verify_records(p, true)
+}
+
+/// Checks a file of log records (a write-ahead log, or a manifest with
+/// `batches` false): damage is allowed only at its tail; with `batches`
+/// every complete logical record must be a write batch.
+fn verify_records(p: &Path, batches: bool) -> Result<(), String> {
     let b = read(p)?;
     let mut off = 0;
+    // The logical record being reassembled from its fragments.
+    let mut logical: Option<Vec<u8>> = None;
     while off < b.len() {
         let in_block = LOG_BLOCK - off % LOG_BLOCK;
         if in_block < LOG_HEADER {
@@ -95,6 +138,34 @@ pub fn verify_log(p: &Path) -> Result<(), String> {
             continue;
         }
         if let Some(len) = record_at(&b, off) {
+            if batches {
+                let data = &b[off + LOG_HEADER..off + LOG_HEADER + len];
+                let bad = |what: &str| {
+                    format!(
+                        "corrupt LevelDB log file {}: record at byte {off} {what}",
+                        p.display()
+                    )
+                };
+                let complete = match (b[off + 6], logical.as_mut()) {
+                    (1, None) => Some(data.to_vec()),
+                    (2, None) => {
+                        logical = Some(data.to_vec());
+                        None
+                    }
+                    (3, Some(l)) => {
+                        l.extend_from_slice(data);
+                        None
+                    }
+                    (4, Some(l)) => {
+                        l.extend_from_slice(data);
+                        logical.take()
+                    }
+                    _ => return Err(bad("is a fragment out of order")),
+                };
+                if complete.is_some_and(|r| !is_write_batch(&r)) {
+                    return Err(bad("does not hold a write batch"));
+                }
+            }
             off += LOG_HEADER + len;
             continue;
         }
