@@ -14,9 +14,20 @@
 //! - a write-ahead log has intact records that do not hold write batches
 //!   (fragments out of order, or a body that does not decode: another
 //!   file's records under a log's name), on which rusty-leveldb panics.
+//! - a manifest record was lost (the current manifest, named by `CURRENT`,
+//!   cut or damaged at its end, which passes for a torn tail): opening
+//!   would replay the newer logs without the table that record added. Two
+//!   signs tell: the manifest names a write-ahead log that is missing
+//!   (LevelDB deletes a log only after the record that moves past it is
+//!   synced), or a table the manifest does not list has a lower number than
+//!   a log holding records (rusty-leveldb allocates a table's number after
+//!   the log's, and writes to a new log only once the record listing its
+//!   tables is synced; a crash before that leaves such a table orphaned
+//!   but newer than every log with records).
 //! - a table (`*.ldb`, `*.sst`) has a bad footer, or a block (index, meta
 //!   index or data) whose checksum does not match.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -50,13 +61,129 @@ pub fn verify_dir(dir: &Path) -> Result<(), String> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("MANIFEST-"));
         match p.extension().and_then(|x| x.to_str()) {
-            _ if manifest => verify_records(&p, false)?,
-            Some("log") => verify_records(&p, true)?,
+            _ if manifest => drop(verify_records(&p, false)?),
+            Some("log") => drop(verify_records(&p, true)?),
             Some("ldb") | Some("sst") => verify_table(&p)?,
             _ => {}
         }
     }
+    verify_current_log(dir)
+}
+
+/// Checks that no record of the current manifest was lost (see the module
+/// docs). Without a `CURRENT` or its manifest there is nothing to check
+/// here (rusty-leveldb creates or refuses the database).
+fn verify_current_log(dir: &Path) -> Result<(), String> {
+    let Ok(current) = fs::read_to_string(dir.join("CURRENT")) else {
+        return Ok(());
+    };
+    let manifest = dir.join(current.trim());
+    if current.trim().is_empty() || !manifest.is_file() {
+        return Ok(());
+    }
+    let records = verify_records(&manifest, false)?;
+    let (log, live) = manifest_state(&records).ok_or_else(|| {
+        format!(
+            "corrupt LevelDB manifest {}: a record does not decode",
+            manifest.display()
+        )
+    })?;
+    let log_file = dir.join(format!("{log:06}.log"));
+    if log != 0 && !log_file.exists() {
+        return Err(format!(
+            "damaged LevelDB database {}: manifest {} names log file {}, which is missing (a manifest record or the log itself was lost)",
+            dir.display(),
+            manifest.display(),
+            log_file.display()
+        ));
+    }
+    // The numbered files of the directory: tables, and logs with records.
+    let mut orphan_tables = Vec::new();
+    let mut newest_log_with_records = None;
+    for e in fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
+        let p = e
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .path();
+        let Some(n) = p
+            .file_stem()
+            .and_then(|x| x.to_str())
+            .and_then(|x| x.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("ldb") | Some("sst") if !live.contains(&n) => orphan_tables.push(p),
+            Some("log") if !verify_records(&p, true)?.is_empty() => {
+                newest_log_with_records = newest_log_with_records.max(Some(n));
+            }
+            _ => {}
+        }
+    }
+    if let Some(newest) = newest_log_with_records {
+        for t in orphan_tables {
+            let n = t
+                .file_stem()
+                .and_then(|x| x.to_str())
+                .and_then(|x| x.parse::<u64>().ok())
+                .unwrap_or(0);
+            if n < newest {
+                return Err(format!(
+                    "damaged LevelDB database {}: table {} is not in manifest {} but is older than log {newest:06}.log, which holds records (a manifest record was lost)",
+                    dir.display(),
+                    t.display(),
+                    manifest.display()
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// Skips a length-prefixed byte string at `pos`.
+fn skip_prefixed(b: &[u8], pos: &mut usize) -> Option<()> {
+    let len = usize::try_from(varint(b, pos)?).ok()?;
+    *pos = pos.checked_add(len).filter(|&e| e <= b.len())?;
+    Some(())
+}
+
+/// What the version edits of a manifest end with: the log number (0 when
+/// none sets it) and the numbers of the live tables; None when a record
+/// does not decode as a version edit.
+fn manifest_state(records: &[Vec<u8>]) -> Option<(u64, BTreeSet<u64>)> {
+    let mut log = 0;
+    let mut live = BTreeSet::new();
+    for r in records {
+        let mut pos = 0;
+        while pos < r.len() {
+            match varint(r, &mut pos)? {
+                // Comparator name.
+                1 => skip_prefixed(r, &mut pos)?,
+                2 => log = varint(r, &mut pos)?,
+                // Next file number, last sequence, previous log number.
+                3 | 4 | 9 => drop(varint(r, &mut pos)?),
+                // Compaction pointer: level, key.
+                5 => {
+                    varint(r, &mut pos)?;
+                    skip_prefixed(r, &mut pos)?;
+                }
+                // Deleted file: level, number.
+                6 => {
+                    varint(r, &mut pos)?;
+                    live.remove(&varint(r, &mut pos)?);
+                }
+                // New file: level, number, size, smallest and largest keys.
+                7 => {
+                    varint(r, &mut pos)?;
+                    live.insert(varint(r, &mut pos)?);
+                    varint(r, &mut pos)?;
+                    skip_prefixed(r, &mut pos)?;
+                    skip_prefixed(r, &mut pos)?;
+                }
+                _ => return None,
+            }
+        }
+    }
+    Some((log, live))
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, String> {
@@ -120,15 +247,17 @@ fn is_write_batch(b: &[u8]) -> bool {
 /// Checks a write-ahead log file: damage is allowed only at its tail, and
 /// its records hold write batches.
 pub fn verify_log(p: &Path) -> Result<(), String> {
-    verify_records(p, true)
+    verify_records(p, true).map(drop)
 }
 
 /// Checks a file of log records (a write-ahead log, or a manifest with
-/// `batches` false): damage is allowed only at its tail; with `batches`
-/// every complete logical record must be a write batch.
-fn verify_records(p: &Path, batches: bool) -> Result<(), String> {
+/// `batches` false): damage is allowed only at its tail; fragments come in
+/// order; with `batches` every complete logical record is a write batch.
+/// Returns the complete logical records (a torn one at the tail left out).
+fn verify_records(p: &Path, batches: bool) -> Result<Vec<Vec<u8>>, String> {
     let b = read(p)?;
     let mut off = 0;
+    let mut records = Vec::new();
     // The logical record being reassembled from its fragments.
     let mut logical: Option<Vec<u8>> = None;
     while off < b.len() {
@@ -138,33 +267,34 @@ fn verify_records(p: &Path, batches: bool) -> Result<(), String> {
             continue;
         }
         if let Some(len) = record_at(&b, off) {
-            if batches {
-                let data = &b[off + LOG_HEADER..off + LOG_HEADER + len];
-                let bad = |what: &str| {
-                    format!(
-                        "corrupt LevelDB log file {}: record at byte {off} {what}",
-                        p.display()
-                    )
-                };
-                let complete = match (b[off + 6], logical.as_mut()) {
-                    (1, None) => Some(data.to_vec()),
-                    (2, None) => {
-                        logical = Some(data.to_vec());
-                        None
-                    }
-                    (3, Some(l)) => {
-                        l.extend_from_slice(data);
-                        None
-                    }
-                    (4, Some(l)) => {
-                        l.extend_from_slice(data);
-                        logical.take()
-                    }
-                    _ => return Err(bad("is a fragment out of order")),
-                };
-                if complete.is_some_and(|r| !is_write_batch(&r)) {
+            let data = &b[off + LOG_HEADER..off + LOG_HEADER + len];
+            let bad = |what: &str| {
+                format!(
+                    "corrupt LevelDB log file {}: record at byte {off} {what}",
+                    p.display()
+                )
+            };
+            let complete = match (b[off + 6], logical.as_mut()) {
+                (1, None) => Some(data.to_vec()),
+                (2, None) => {
+                    logical = Some(data.to_vec());
+                    None
+                }
+                (3, Some(l)) => {
+                    l.extend_from_slice(data);
+                    None
+                }
+                (4, Some(l)) => {
+                    l.extend_from_slice(data);
+                    logical.take()
+                }
+                _ => return Err(bad("is a fragment out of order")),
+            };
+            if let Some(r) = complete {
+                if batches && !is_write_batch(&r) {
                     return Err(bad("does not hold a write batch"));
                 }
+                records.push(r);
             }
             off += LOG_HEADER + len;
             continue;
@@ -185,9 +315,9 @@ fn verify_records(p: &Path, batches: bool) -> Result<(), String> {
             }
             probe += 1;
         }
-        return Ok(());
+        return Ok(records);
     }
-    Ok(())
+    Ok(records)
 }
 
 fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
