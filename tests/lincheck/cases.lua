@@ -1,7 +1,7 @@
 -- The kv service under faults, checked for linearizability. Usage:
 --   lua5.4 cases.lua SCRATCH_DIR LINCHECK_BINARY
--- Starts 3 nodes (examples/kv/node.lua) whose peer traffic goes through the
--- fault-injecting proxy (proxy.lua), runs concurrent clients (workload.lua)
+-- Starts 3 nodes (examples/kv/node.lua) whose peer and client traffic goes
+-- through the fault-injecting proxy (proxy.lua), runs concurrent clients (workload.lua)
 -- while the nemesis (nemesis.lua) kills, restarts and cuts, records every
 -- operation and checks the history with tools/lincheck. Every process it
 -- starts is stopped at the end, also on failure. Environment:
@@ -39,16 +39,20 @@ local node_args = { "--snapshot-entries", "300", "--catchup-entries", "50" }
 for a in (os.getenv("LINCHECK_NODE_ARGS") or ""):gmatch("%S+") do node_args[#node_args + 1] = a end
 local h = harness.new({ dir = scratch, cluster_id = "lin", n = #IDS, node_args = node_args })
 local back = {}
+local cfront = {}  -- the proxy's client port of each node
 local control
 -- harness.free_port closes the port it found, so two calls can return the
 -- same one (a node then cannot listen and the run would go on with two):
 -- pick again until every address is distinct.
 for _ = 1, 20 do
-    for _, id in ipairs(IDS) do back[id] = "127.0.0.1:" .. harness.free_port() end
+    for _, id in ipairs(IDS) do
+        back[id] = "127.0.0.1:" .. harness.free_port()
+        cfront[id] = "127.0.0.1:" .. harness.free_port()
+    end
     control = "127.0.0.1:" .. harness.free_port()
     local seen, clash = { [control] = true }, false
     for _, id in ipairs(IDS) do
-        for _, a in ipairs({ h.nodes[id].peer, h.nodes[id].client, back[id] }) do
+        for _, a in ipairs({ h.nodes[id].peer, h.nodes[id].client, back[id], cfront[id] }) do
             clash = clash or seen[a]
             seen[a] = true
         end
@@ -58,7 +62,12 @@ for _ = 1, 20 do
     for _, id in ipairs(IDS) do h:define(id) end
 end
 local specs = {}
-for _, id in ipairs(IDS) do specs[#specs + 1] = ("%d=%s=%s"):format(id, h.nodes[id].peer, back[id]) end
+local client_fronts = {}
+for _, id in ipairs(IDS) do
+    specs[#specs + 1] = ("%d=%s=%s"):format(id, h.nodes[id].peer, back[id])
+    specs[#specs + 1] = ("c%d=%s=%s"):format(id, cfront[id], h.nodes[id].client)
+    client_fronts[#client_fronts + 1] = cfront[id]
+end
 local peers = h:peers()
 local function start(id) h:start(id, peers, { "--peer-listen", back[id] }) end
 
@@ -145,11 +154,12 @@ local setup_ok, setup_err = xpcall(function()
         assert(tonumber(stats:match("closed_by_cut=(%d+)")) > 0, stats)
     end)
 
-    case(("faults: %d clients, %d s of kills, restarts and cut links; the history is linearizable")
+    case(("faults: %d clients, %d s of kills, restarts, cut links and client link faults; the history is linearizable")
         :format(nclients, seconds), function()
         local t0 = socket.gettime()
         local stop_at = t0 + seconds
-        W = workload.new({ h = h, ids = IDS, keys = KEYS, t0 = t0, op_deadline = 5 })
+        -- Clients reach the nodes through the proxy too (client link faults).
+        W = workload.new({ h = h, ids = IDS, keys = KEYS, t0 = t0, op_deadline = 5, addrs = client_fronts })
         local tasks = { nem:task(stop_at) }
         for c = 1, nclients do tasks[#tasks + 1] = W:client(c, stop_at) end
         client.run(tasks)
@@ -161,9 +171,9 @@ local setup_ok, setup_err = xpcall(function()
         table.sort(kinds)
         for _, k in ipairs(kinds) do parts[#parts + 1] = ("%s %d"):format(k, nem.counts[k]) end
         local c = W.counts
-        log("%d operations (%d put, %d get, %d cas; %d answered, %d unknown outcome, %d error answers); "
-            .. "%d faults (%s); %s", #W.lines, c.put, c.get, c.cas, c.answered, c.unknown, c.errors,
-            nem.total, table.concat(parts, ", "), nem:proxy("stats"))
+        log("%d operations (%d put, %d get, %d cas; %d answered, %d unknown outcome, %d error answers; "
+            .. "%d retries within sessions); %d faults (%s); %s", #W.lines, c.put, c.get, c.cas, c.answered,
+            c.unknown, c.errors, c.retries, nem.total, table.concat(parts, ", "), nem:proxy("stats"))
         local code, out = run_checker(history)
         io.stdout:write(out)
         assert(code == 0, ("the checker says %s (exit %s); history kept at %s"):format(

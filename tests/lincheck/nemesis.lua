@@ -4,8 +4,13 @@
 -- leader) or of two at once (quorum lost), isolating a node (often the
 -- leader) in both directions, cutting one direction of one link, dropping
 -- or delaying raft messages on every link, freezing a node (SIGSTOP, often
--- while cut off) and letting it resume (SIGCONT). Links are cut through the proxy
--- (proxy.lua) on its control connection. Every fault is counted and logged.
+-- while cut off) and letting it resume (SIGCONT), and on client links:
+-- cutting a node's client connections (requests in flight lose their
+-- answers), losing answers (the connection closed after the node answered)
+-- and delaying requests and answers past the clients' timeouts. Links are
+-- cut through the proxy (proxy.lua) on its control connection. The first
+-- faults go through every kind once, in random order; later ones are
+-- picked at random. Every fault is counted and logged.
 local socket = require("socket")
 local client = require("client")
 
@@ -131,6 +136,28 @@ local faults = {
         hold(2, 5)
         self:proxy("heal all")
     end,
+    client_cut = function(self)
+        -- Most clients talk to the leader.
+        local v = self:leader() or self:victim()
+        self:count("client_cut", "client connections to node %d cut", v)
+        self:proxy(("ccut %d"):format(v))
+        hold(0.5, 3)
+        self:proxy(("cheal %d"):format(v))
+    end,
+    client_lossy = function(self)
+        local p = 0.1 + math.random() * 0.4
+        self:count("client_lossy", "%.0f%% of the answers to clients lost (connection closed)", p * 100)
+        for _, id in ipairs(self.ids) do self:proxy(("cdrop %d %.2f"):format(id, p)) end
+        hold(2, 5)
+        self:proxy("heal all")
+    end,
+    client_slow = function(self)
+        local ms = math.random(100, 1500)
+        self:count("client_slow", "client requests and answers delayed by %d ms", ms)
+        for _, id in ipairs(self.ids) do self:proxy(("cdelay %d %d"):format(id, ms)) end
+        hold(2, 5)
+        self:proxy("heal all")
+    end,
     slow = function(self)
         local ms = math.random(20, 300)
         self:count("slow", "every link delays raft messages by %d ms", ms)
@@ -142,16 +169,26 @@ local faults = {
     end,
 }
 local kinds = { "kill", "kill", "kill", "kill_two", "isolate", "isolate", "one_way", "lossy", "slow", "pause",
-    "pause" }
+    "pause", "client_cut", "client_lossy", "client_slow" }
 
 --- A task: faults until `stop_at`; then every link healed and every node
 --- running.
 function nemesis:task(stop_at)
+    -- Every kind once first, in random order.
+    local first = {}
+    for k in pairs(faults) do first[#first + 1] = k end
+    table.sort(first)
+    for i = #first, 2, -1 do
+        local j = math.random(i)
+        first[i], first[j] = first[j], first[i]
+    end
     return function()
+        local n = 0
         while socket.gettime() < stop_at - 1 do
             hold(0.3, 1.5)
             if socket.gettime() >= stop_at - 1 then break end
-            faults[pick(kinds)](self)
+            n = n + 1
+            faults[first[n] or pick(kinds)](self)
         end
         self:proxy("heal all")
         for _, id in ipairs(self.ids) do
