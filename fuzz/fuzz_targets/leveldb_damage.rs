@@ -92,16 +92,39 @@ struct Template {
     kv_states: Vec<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
-/// A scratch directory on tmpfs when there is one (opening a database
-/// fsyncs several times).
-fn scratch() -> PathBuf {
+const SCRATCH_PREFIX: &str = "raft-fuzz-leveldb-";
+
+/// Where scratch directories go: tmpfs when there is one (opening a
+/// database fsyncs several times).
+fn scratch_base() -> PathBuf {
     let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() {
+    if shm.is_dir() {
         shm.to_path_buf()
     } else {
         std::env::temp_dir()
+    }
+}
+
+/// This process's scratch directory.
+fn scratch() -> PathBuf {
+    scratch_base().join(format!("{SCRATCH_PREFIX}{}", std::process::id()))
+}
+
+/// Removes the scratch directories of fuzzing processes that are gone
+/// (libFuzzer ends a process without running destructors).
+fn remove_stale_scratch() {
+    let Ok(rd) = fs::read_dir(scratch_base()) else {
+        return;
     };
-    base.join(format!("raft-fuzz-leveldb-{}", std::process::id()))
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix(SCRATCH_PREFIX) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn entry(term: u64, index: u64) -> Entry {
@@ -206,6 +229,7 @@ fn build_kv(dir: &Path) -> Vec<BTreeMap<Vec<u8>, Vec<u8>>> {
 fn template() -> &'static Template {
     static T: OnceLock<Template> = OnceLock::new();
     T.get_or_init(|| {
+        remove_stale_scratch();
         let dir = scratch().join("template");
         let _ = fs::remove_dir_all(&dir);
         let groups = build_store(&dir.join("store"));

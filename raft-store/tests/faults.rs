@@ -133,6 +133,22 @@ fn a_log_whose_records_are_not_write_batches_is_refused_naming_it() {
 }
 
 #[test]
+fn a_database_without_its_current_file_is_refused() {
+    // Found by the leveldb_damage fuzz target: without CURRENT,
+    // rusty-leveldb created a new database and replayed the log into it,
+    // without the table of the first generation.
+    let dir = TempDir::new("nocurrent");
+    fill(dir.path(), 8);
+    {
+        let store = Store::open(StoreOptions::new(dir.path())).unwrap();
+        store.open_group(1).unwrap().append(&[ent(9)]).unwrap();
+    }
+    std::fs::remove_file(dir.path().join("CURRENT")).unwrap();
+    let e = open_checked(dir.path(), 0).unwrap_err();
+    assert!(e.contains("CURRENT"), "{e}");
+}
+
+#[test]
 fn a_missing_log_file_is_refused_naming_it() {
     // The manifest names the log to replay from; with it gone the writes
     // it held (acknowledged ones) would be lost without trace. It used to

@@ -14,6 +14,8 @@
 //! - a write-ahead log has intact records that do not hold write batches
 //!   (fragments out of order, or a body that does not decode: another
 //!   file's records under a log's name), on which rusty-leveldb panics.
+//! - `CURRENT` is missing while logs or tables exist (rusty-leveldb would
+//!   start a new database and replay the logs into it without the tables).
 //! - a manifest record was lost (the current manifest, named by `CURRENT`,
 //!   cut or damaged at its end, which passes for a torn tail): opening
 //!   would replay the newer logs without the table that record added. Two
@@ -70,11 +72,31 @@ pub fn verify_dir(dir: &Path) -> Result<(), String> {
     verify_current_log(dir)
 }
 
-/// Checks that no record of the current manifest was lost (see the module
-/// docs). Without a `CURRENT` or its manifest there is nothing to check
-/// here (rusty-leveldb creates or refuses the database).
+/// Checks that no record of the current manifest was lost, nor the
+/// `CURRENT` file naming it (see the module docs). Without a manifest there
+/// is nothing more to check here (rusty-leveldb refuses the database).
 fn verify_current_log(dir: &Path) -> Result<(), String> {
     let Ok(current) = fs::read_to_string(dir.join("CURRENT")) else {
+        // LevelDB writes CURRENT before any log or table: without it,
+        // rusty-leveldb would create a new database and replay the logs
+        // into it without the tables.
+        let listing =
+            fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        for e in listing {
+            let p = e
+                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+                .path();
+            if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("log") | Some("ldb") | Some("sst")
+            ) {
+                return Err(format!(
+                    "damaged LevelDB database {}: its CURRENT file is missing or unreadable, but it holds {}",
+                    dir.display(),
+                    p.display()
+                ));
+            }
+        }
         return Ok(());
     };
     let manifest = dir.join(current.trim());
