@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use crate::error::Error;
 use crate::util::{to_bool, to_bytes, to_u64, type_desc};
-use raft_store::ldb::{base_options, get_key};
+use raft_store::ldb::{base_options, get_key, open_checked};
 
 type Shared = Rc<RefCell<Option<DB>>>;
 
@@ -124,7 +124,7 @@ fn open(lua: &Lua, (path, opts): (LuaValue, LuaValue)) -> LuaResult<LuaMultiValu
     };
     let path = p.to_str()?.to_string();
     let o = options_from_lua(&opts)?;
-    match DB::open(&path, o) {
+    match open_checked(Path::new(&path), o) {
         Ok(db) => LDb {
             db: Rc::new(RefCell::new(Some(db))),
             path,

@@ -8,12 +8,18 @@
 //! writes that fail (the node crashes), crashes that lose the writes made
 //! without a sync (`must_sync` false), forget-leader, the uncommitted-size
 //! and in-flight-byte limits, every combination of pre-vote and
-//! check-quorum, and ReadIndex reads (safe and lease-based) whose answers
-//! are checked for linearizability.
+//! check-quorum, ReadIndex reads (safe and lease-based) whose answers
+//! are checked for linearizability, and, in two seeds of five, leader churn:
+//! a schedule of leaders cut off at the worst moments (the Raft paper's
+//! Figure 8: a leader cut off with its tail on a minority, the next one cut
+//! off before its first entry leaves it, the one after that cut off right
+//! after its commit index moves).
 //!
-//! Safety invariants are checked after every step; at the end the network
-//! heals and every member of the final configuration must apply a last
-//! proposal.
+//! Safety invariants are checked after every step (one leader per term,
+//! Leader Completeness at every election: the new leader holds every entry
+//! seen committed; committed entries and applied states agree everywhere;
+//! commit and applied indexes never go back); at the end the network heals
+//! and every member of the final configuration must apply a last proposal.
 //!
 //! `RAFT_SIM_SEEDS=<n>` runs `n` seeds per test instead of the default
 //! handful, `RAFT_SIM_FIRST=<seed>` starts at another seed (to replay one)
@@ -90,6 +96,11 @@ struct Opts {
     max_uncommitted: u64,
     /// `max_inflight_bytes` (0: no limit).
     max_inflight_bytes: u64,
+    /// Leader churn (Raft paper, Figure 8; `Sim::churn_on_new_leader`):
+    /// leaders are cut off in a cycle that leaves nodes with divergent
+    /// tails of different terms, proposals also go to leaders of older
+    /// terms, and time runs faster (more elections). Two seeds in five.
+    churn: bool,
 }
 
 impl Opts {
@@ -117,6 +128,7 @@ impl Opts {
             } else {
                 0
             },
+            churn: seed % 5 < 2,
         }
     }
 }
@@ -159,6 +171,29 @@ struct PendingRead {
     min_index: u64,
 }
 
+/// A leader cut off by the churn schedule: from `from` to `until` (healed
+/// then, or `u64::MAX` until healed) it reaches, and is reached by, nobody
+/// but `companion`.
+#[derive(Clone, Copy, Debug)]
+struct Isolation {
+    from: u64,
+    until: u64,
+    companion: Option<u64>,
+}
+
+/// Where the leader churn schedule is (see `Sim::churn_on_new_leader`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Churn {
+    /// 0: calm until `since`; 1, 2, 3: cut off the leaders A, B, C (`cut`),
+    /// phase entered at `since`.
+    phase: u8,
+    since: u64,
+    cut: [Option<u64>; 3],
+    /// Phase 3: C's term and its commit index when elected.
+    term: u64,
+    commit: u64,
+}
+
 /// A message on the wire.
 struct InFlight {
     at: u64,
@@ -188,6 +223,10 @@ struct Stats {
     append_failures: u64,
     unsynced_lost: u64,
     forget_leader: u64,
+    /// Terms in which a leader was seen.
+    elections: u64,
+    /// Leaders cut off by the churn schedule.
+    churn_isolations: u64,
 }
 
 impl Stats {
@@ -214,6 +253,8 @@ impl Stats {
         self.append_failures += s.append_failures;
         self.unsynced_lost += s.unsynced_lost;
         self.forget_leader += s.forget_leader;
+        self.elections += s.elections;
+        self.churn_isolations += s.churn_isolations;
     }
 }
 
@@ -235,6 +276,11 @@ struct Sim {
     max_delay: u64,
     /// term -> leader.
     leaders: BTreeMap<u64, u64>,
+    /// Leader churn: its own generator (the other seeds' schedules stay
+    /// as they were), the isolations by node and the cycle's state.
+    churn_rng: Rng,
+    isolations: BTreeMap<u64, Isolation>,
+    churn: Churn,
     /// index -> (term, content hash) of every entry seen committed.
     committed: BTreeMap<u64, (u64, u64)>,
     /// applied index -> (state machine hash, configuration) after applying.
@@ -271,6 +317,9 @@ impl Sim {
             dup_pct: 2,
             max_delay: 3,
             leaders: BTreeMap::new(),
+            churn_rng: Rng::new(o.seed ^ 0xf1_68),
+            isolations: BTreeMap::new(),
+            churn: Churn::default(),
             committed: BTreeMap::new(),
             applied: BTreeMap::new(),
             latest_conf: (0, ConfState::default()),
@@ -471,6 +520,8 @@ impl Sim {
             };
             // Before anything of this Ready can crash the node.
             self.max_commit_seen = self.max_commit_seen.max(raw.raft.raft_log.committed);
+            self.observe_leader(id);
+            self.churn_watch(id);
             let read_states = std::mem::take(&mut rd.read_states);
             self.check_reads(id, read_states);
             let node = self.nodes.get_mut(&id).unwrap();
@@ -724,7 +775,15 @@ impl Sim {
 
     fn propose(&mut self) {
         let live = self.live();
-        let target = if self.rng.chance(60) {
+        let target = if self.o.churn && self.churn_rng.chance(60) {
+            // Any node that believes it leads (of an older term too).
+            let leading: Vec<u64> = live
+                .iter()
+                .copied()
+                .filter(|id| self.nodes[id].raw.as_ref().unwrap().raft.state == StateRole::Leader)
+                .collect();
+            self.churn_rng.pick(&leading)
+        } else if self.rng.chance(60) {
             self.leader()
         } else {
             self.rng.pick(&live)
@@ -1018,6 +1077,10 @@ impl Sim {
     /// Restarts nodes whose downtime is over and shuts removed ones down.
     fn scheduled(&mut self) {
         self.shutdown_removed(false);
+        if self.o.churn && self.churn.phase != 0 && self.now > self.churn.since + 400 {
+            self.churn_calm();
+        }
+        self.run_isolations();
         let now = self.now;
         let back: Vec<u64> = self
             .nodes
@@ -1133,6 +1196,13 @@ impl Sim {
         for _ in 0..self.rng.below(4) {
             self.deliver_one();
         }
+        if self.o.churn && self.churn_rng.chance(20) {
+            // Leader churn: time runs faster, so elections come often.
+            for id in self.live() {
+                self.raw(id).unwrap().tick();
+                self.work(id);
+            }
+        }
         let live = self.live();
         let pick = self.rng.pick(&live);
         match self.rng.below(100) {
@@ -1156,7 +1226,11 @@ impl Sim {
                     self.compact(id);
                 }
             }
-            62..=63 => self.partition(),
+            62..=63 => {
+                self.partition();
+                // The churn schedule's cuts stay.
+                self.run_isolations();
+            }
             64 => {
                 if let Some(id) = pick.filter(|_| self.rng.chance(50)) {
                     let down = if self.rng.chance(30) {
@@ -1201,17 +1275,204 @@ impl Sim {
 
     // ------------------------------------------------------ invariants
 
+    /// Notes node `id` if it is the leader of a term not seen before: at
+    /// most one leader per term (Election Safety), and a new leader holds
+    /// every entry seen committed so far (Leader Completeness, Raft §5.4).
+    /// Under leader churn, the new leader may be cut off soon.
+    fn observe_leader(&mut self, id: u64) {
+        let Some(r) = self.nodes.get(&id).and_then(|n| n.raw.as_ref()) else {
+            return;
+        };
+        let r = &r.raft;
+        if r.state != StateRole::Leader {
+            return;
+        }
+        if let Some(&prev) = self.leaders.get(&r.term) {
+            assert_eq!(prev, id, "{}: two leaders in term {}", self.ctx, r.term);
+            return;
+        }
+        self.leaders.insert(r.term, id);
+        self.stats.elections += 1;
+        self.check_leader_completeness(id);
+        if self.o.churn && !self.healing {
+            self.churn_on_new_leader(id);
+        }
+    }
+
+    /// Cuts node `id` off from `from` on (from everyone but `companion`)
+    /// until it is healed.
+    fn isolate(&mut self, id: u64, from: u64, companion: Option<u64>) {
+        let iso = Isolation {
+            from,
+            until: u64::MAX,
+            companion,
+        };
+        self.isolations.insert(id, iso);
+        self.stats.churn_isolations += 1;
+        self.run_isolations();
+    }
+
+    /// Ends the isolation of `id`, if any.
+    fn heal(&mut self, id: Option<u64>) {
+        if let Some(iso) = id.and_then(|id| self.isolations.get_mut(&id)) {
+            iso.until = self.now;
+        }
+        self.run_isolations();
+    }
+
+    /// The leader churn schedule (Raft paper, Figure 8), a cycle: after a
+    /// calm spell, the leader A is cut off (with at most one other node)
+    /// and keeps taking proposals; the next leader B is cut off at once
+    /// (its entries reach nobody) and A comes back; the leader after that,
+    /// C, is cut off a few steps into its term and B comes back; at the
+    /// next leader (or after a while) everything heals.
+    fn churn_on_new_leader(&mut self, id: u64) {
+        let now = self.now;
+        let [a, b, _] = self.churn.cut;
+        match self.churn.phase {
+            0 if now >= self.churn.since => {
+                let others: Vec<u64> = self.nodes.keys().filter(|&&x| x != id).copied().collect();
+                let companion = if self.churn_rng.chance(50) {
+                    self.churn_rng.pick(&others)
+                } else {
+                    None
+                };
+                let from = now + self.churn_rng.below(4);
+                self.isolate(id, from, companion);
+                self.churn = Churn {
+                    phase: 1,
+                    since: now,
+                    cut: [Some(id), None, None],
+                    ..Churn::default()
+                };
+            }
+            1 if Some(id) != a => {
+                self.isolate(id, now, None);
+                self.heal(a);
+                self.churn.phase = 2;
+                self.churn.since = now;
+                self.churn.cut[1] = Some(id);
+            }
+            2 if Some(id) != b => {
+                // Cut off once its commit index moves (see churn_watch).
+                let r = &self.nodes[&id].raw.as_ref().unwrap().raft;
+                self.churn.term = r.term;
+                self.churn.commit = r.raft_log.committed;
+                self.churn.phase = 3;
+                self.churn.since = now;
+                self.churn.cut[2] = Some(id);
+            }
+            4 => self.churn_calm(),
+            _ => {}
+        }
+    }
+
+    /// Leader churn, phase 3: leader C is cut off right after its commit
+    /// index moved in its term, and B comes back.
+    fn churn_watch(&mut self, id: u64) {
+        if !self.o.churn || self.healing || self.churn.phase != 3 || self.churn.cut[2] != Some(id) {
+            return;
+        }
+        let Some(r) = self.nodes.get(&id).and_then(|n| n.raw.as_ref()) else {
+            return;
+        };
+        let r = &r.raft;
+        if r.state != StateRole::Leader || r.term != self.churn.term {
+            self.churn_calm();
+        } else if r.raft_log.committed > self.churn.commit {
+            self.isolate(id, self.now, None);
+            self.heal(self.churn.cut[1]);
+            self.churn.phase = 4;
+            self.churn.since = self.now;
+        }
+    }
+
+    /// Ends a churn cycle: everything heals, calm for a while.
+    fn churn_calm(&mut self) {
+        for id in self.churn.cut {
+            self.heal(id);
+        }
+        self.churn = Churn {
+            phase: 0,
+            since: self.now + 10 + self.churn_rng.below(50),
+            cut: [None; 3],
+            ..Churn::default()
+        };
+    }
+
+    /// Leader Completeness: the log of new leader `id` holds every entry
+    /// seen committed on any node, with the same term and content (entries
+    /// it compacted away are in its snapshot, which only holds applied,
+    /// hence committed, state: the applied-state check covers those).
+    fn check_leader_completeness(&self, id: u64) {
+        let ctx = &self.ctx;
+        let r = &self.nodes[&id].raw.as_ref().unwrap().raft;
+        let Some(&hi) = self.committed.keys().next_back() else {
+            return;
+        };
+        let log = &r.raft_log;
+        assert!(
+            hi <= log.last_index(),
+            "{ctx}: new leader {id} of term {} lacks committed entry {hi} (its last index is {})",
+            r.term,
+            log.last_index()
+        );
+        let first = log.first_index();
+        if first > hi {
+            return;
+        }
+        let ents = log
+            .slice(first, hi + 1, u64::MAX)
+            .unwrap_or_else(|e| panic!("{ctx}: slice of new leader {id}: {e}"));
+        for e in &ents {
+            if let Some(&(term, hash)) = self.committed.get(&e.index) {
+                assert_eq!(
+                    (e.term, entry_hash(e)),
+                    (term, hash),
+                    "{ctx}: new leader {id} of term {} has entry {} of term {} where term {term} was committed",
+                    r.term,
+                    e.index,
+                    e.term
+                );
+            }
+        }
+    }
+
+    /// Leader churn: cuts off the leaders whose isolation began, and
+    /// reconnects those whose isolation is over.
+    fn run_isolations(&mut self) {
+        let now = self.now;
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        let mut over = Vec::new();
+        for (&a, iso) in self.isolations.iter_mut() {
+            if iso.until <= now {
+                over.push(a);
+            } else if iso.from <= now {
+                for &b in &ids {
+                    if b != a && Some(b) != iso.companion {
+                        self.cut.insert((a, b));
+                        self.cut.insert((b, a));
+                    }
+                }
+            }
+        }
+        for a in over {
+            self.isolations.remove(&a);
+            self.cut.retain(|&(x, y)| x != a && y != a);
+        }
+    }
+
     fn check(&mut self) {
         let ctx = self.ctx.clone();
         let ids: Vec<u64> = self.live();
+        for &id in &ids {
+            self.observe_leader(id);
+            self.churn_watch(id);
+        }
         for id in ids {
             let node = self.nodes.get_mut(&id).unwrap();
             let raw = node.raw.as_ref().unwrap();
             let r = &raw.raft;
-            if r.state == StateRole::Leader {
-                let prev = *self.leaders.entry(r.term).or_insert(id);
-                assert_eq!(prev, id, "{ctx}: two leaders in term {}", r.term);
-            }
             let log = &r.raft_log;
             assert!(log.applied <= log.committed, "{ctx}: {id} applied > commit");
             assert!(
@@ -1268,6 +1529,7 @@ impl Sim {
     /// proposal.
     fn heal_and_finish(&mut self) {
         self.healing = true;
+        self.isolations.clear();
         self.cut.clear();
         self.drop_pct = 0;
         self.dup_pct = 0;
@@ -1478,6 +1740,10 @@ fn run_seeds(test: &str, first_seed: u64, default_seeds: usize, async_writes: bo
     assert!(total.restarts > 0, "no restart");
     assert!(total.reads_answered > 0, "no read was answered");
     assert!(total.forget_leader > 0, "no forget-leader");
+    assert!(
+        total.churn_isolations > 0,
+        "no leader was cut off by the churn schedule"
+    );
     if seeds >= 50 {
         assert!(total.append_failures > 0, "no storage write failed");
         if !async_writes {
@@ -1489,8 +1755,28 @@ fn run_seeds(test: &str, first_seed: u64, default_seeds: usize, async_writes: bo
 /// The one command that replays `seed` of test `test`.
 fn replay_command(test: &str, seed: u64) -> String {
     let steps = env_usize("RAFT_SIM_STEPS", 3000);
+    // A deliberately broken build (the mutation check) replays with its
+    // feature.
+    let mutations: Vec<&str> = [
+        (
+            cfg!(feature = "mutation-vote-without-log-check"),
+            "mutation-vote-without-log-check",
+        ),
+        (
+            cfg!(feature = "mutation-commit-old-term"),
+            "mutation-commit-old-term",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let features = if mutations.is_empty() {
+        String::new()
+    } else {
+        format!(" --features {}", mutations.join(","))
+    };
     format!(
-        "RAFT_SIM_FIRST={seed} RAFT_SIM_SEEDS=1 RAFT_SIM_STEPS={steps} cargo test -p raft-core --profile sim --test simulation -- --exact {test}"
+        "RAFT_SIM_FIRST={seed} RAFT_SIM_SEEDS=1 RAFT_SIM_STEPS={steps} cargo test -p raft-core --profile sim --test simulation{features} -- --exact {test}"
     )
 }
 

@@ -35,8 +35,8 @@
 //!   entries must be contiguous, and a snapshot file must match the length
 //!   and CRC32C recorded for it (checked when the group opens and on every
 //!   read); otherwise the error names what is damaged. A missing table or
-//!   snapshot file is refused naming it; the writes of a deleted log file
-//!   are lost without trace (the state before them opens).
+//!   snapshot file is refused naming it, and so is a missing current log
+//!   file or a lost manifest record ([`ldb::verify`]).
 //! - A failed write returns an error and the store refuses every further
 //!   call with that reason, so a node on it stops at its next storage read.
 //! - The `LOCK` file of the directory is held while the store is open; a

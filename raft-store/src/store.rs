@@ -4,7 +4,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fs;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -203,23 +202,18 @@ impl Store {
                 ))
             })?;
         }
-        ldb::verify::verify_dir(&path).map_err(|m| other(format!("raft store: {m}")))?;
         let info = InfoLog::default();
         let mut o = match env {
             Some(env) => ldb::options_with_env(env),
             None => ldb::base_options(),
         };
         o.log = Some(info.logger());
-        // rusty-leveldb panics on some malformed files instead of failing.
-        let opened = catch_unwind(AssertUnwindSafe(|| DB::open(&path, o)));
-        let db = match opened {
-            Ok(Ok(db)) => db,
-            Ok(Err(e)) => return Err(open_error(&path, &info, e)),
-            Err(_) => {
-                return Err(other(format!(
-                    "raft store {}: LevelDB failed reading the database (damaged files)",
-                    path.display()
-                )))
+        let db = match ldb::open_checked(&path, o) {
+            Ok(db) => db,
+            Err(ldb::OpenError::Damaged(m)) => return Err(other(format!("raft store: {m}"))),
+            Err(ldb::OpenError::Ldb(e)) => return Err(open_error(&path, &info, e)),
+            Err(e @ ldb::OpenError::Panicked) => {
+                return Err(other(format!("raft store {}: {e}", path.display())))
             }
         };
         let sd = snapfile::dir(&path);

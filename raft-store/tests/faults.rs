@@ -108,9 +108,51 @@ fn a_missing_table_is_refused_naming_it() {
 }
 
 #[test]
-fn a_missing_log_file_gives_an_earlier_consistent_state() {
-    // The writes of a deleted write-ahead log are gone (no file says they
-    // existed); what opens is the state before them, never a mix.
+fn a_log_whose_records_are_not_write_batches_is_refused_naming_it() {
+    // Found by the leveldb_damage fuzz target: the manifest (same record
+    // format, intact checksums) copied over the log made rusty-leveldb
+    // panic decoding its records as write batches; only the store's
+    // catch_unwind turned that into an error, and lraft.leveldb had none.
+    let dir = TempDir::new("notbatches");
+    fill(dir.path(), 10);
+    let log = files_with_ext(dir.path(), "log").pop().expect("a log");
+    let manifest = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("MANIFEST-")
+        })
+        .expect("a manifest");
+    std::fs::copy(&manifest, &log).unwrap();
+    let e = open_checked(dir.path(), 0).unwrap_err();
+    let name = log.file_name().unwrap().to_string_lossy().to_string();
+    assert!(e.contains(&name) && e.contains("write batch"), "{e}");
+}
+
+#[test]
+fn a_database_without_its_current_file_is_refused() {
+    // Found by the leveldb_damage fuzz target: without CURRENT,
+    // rusty-leveldb created a new database and replayed the log into it,
+    // without the table of the first generation.
+    let dir = TempDir::new("nocurrent");
+    fill(dir.path(), 8);
+    {
+        let store = Store::open(StoreOptions::new(dir.path())).unwrap();
+        store.open_group(1).unwrap().append(&[ent(9)]).unwrap();
+    }
+    std::fs::remove_file(dir.path().join("CURRENT")).unwrap();
+    let e = open_checked(dir.path(), 0).unwrap_err();
+    assert!(e.contains("CURRENT"), "{e}");
+}
+
+#[test]
+fn a_missing_log_file_is_refused_naming_it() {
+    // The manifest names the log to replay from; with it gone the writes
+    // it held (acknowledged ones) would be lost without trace. It used to
+    // open the state before them.
     let dir = TempDir::new("missinglog");
     fill(dir.path(), 10);
     open_checked(dir.path(), 10).unwrap();
@@ -121,11 +163,15 @@ fn a_missing_log_file_gives_an_earlier_consistent_state() {
             g.append(&[ent(i)]).unwrap();
         }
     }
-    for log in files_with_ext(dir.path(), "log") {
+    let logs = files_with_ext(dir.path(), "log");
+    for log in &logs {
         std::fs::remove_file(log).unwrap();
     }
-    let last = open_checked(dir.path(), 10).unwrap();
-    assert!(last == 10 || last == 15, "{last}");
+    let e = open_checked(dir.path(), 0).unwrap_err();
+    let named = logs
+        .iter()
+        .any(|l| e.contains(&*l.file_name().unwrap().to_string_lossy()));
+    assert!(named && e.contains("missing"), "{e}");
 }
 
 #[test]
@@ -356,4 +402,82 @@ fn a_ready_is_one_write_with_one_fsync_only_when_it_must_sync() {
         (g.first_index().unwrap(), g.last_index().unwrap()),
         (61, 61)
     );
+}
+
+#[test]
+fn a_manifest_cut_anywhere_never_opens_a_state_that_never_was() {
+    use raft_store::ldb::{base_options, open_checked};
+    use rusty_leveldb::LdbIterator;
+    // Found by the leveldb_damage fuzz target: the manifest record that
+    // adds the table written at the second open (and moves the log
+    // number past the log it replaced, which is then deleted) is dropped
+    // as a torn tail when the manifest is cut or damaged at its end; the
+    // database then opened with the second generation's writes but
+    // without the first's.
+    let dir = TempDir::new("manifestcut");
+    let mut states = vec![std::collections::BTreeMap::new()];
+    {
+        let mut db = open_checked(dir.path(), base_options()).unwrap();
+        for i in 0..20u32 {
+            let k = format!("a{i:02}").into_bytes();
+            db.put(&k, b"first").unwrap();
+            db.flush().unwrap();
+            let mut s = states.last().unwrap().clone();
+            s.insert(k, b"first".to_vec());
+            states.push(s);
+        }
+    }
+    {
+        // Reopening writes the first generation into a table.
+        let mut db = open_checked(dir.path(), base_options()).unwrap();
+        for i in 0..5u32 {
+            let k = format!("b{i}").into_bytes();
+            db.put(&k, b"second").unwrap();
+            db.flush().unwrap();
+            let mut s = states.last().unwrap().clone();
+            s.insert(k, b"second".to_vec());
+            states.push(s);
+        }
+    }
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
+    let manifest = dir.path().join(current.trim());
+    let pristine = std::fs::read(&manifest).unwrap();
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.file_name().unwrap() != "LOCK")
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    let mut refused = 0;
+    for cut in 0..pristine.len() {
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() && p.file_name().unwrap() != "LOCK" {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+        for (p, b) in &saved {
+            std::fs::write(p, b).unwrap();
+        }
+        std::fs::write(&manifest, &pristine[..cut]).unwrap();
+        let Ok(mut db) = open_checked(dir.path(), base_options()) else {
+            refused += 1;
+            continue;
+        };
+        let mut it = db.new_iter().unwrap();
+        let mut got = std::collections::BTreeMap::new();
+        while let Some((k, v)) = it.next() {
+            got.insert(k.to_vec(), v.to_vec());
+        }
+        assert!(
+            states.contains(&got),
+            "manifest cut at {cut} of {}: a state that never was ({} keys)",
+            pristine.len(),
+            got.len()
+        );
+    }
+    assert!(refused > 0);
 }

@@ -1,7 +1,7 @@
 -- The kv service under faults, checked for linearizability. Usage:
 --   lua5.4 cases.lua SCRATCH_DIR LINCHECK_BINARY
--- Starts 3 nodes (examples/kv/node.lua) whose peer traffic goes through the
--- fault-injecting proxy (proxy.lua), runs concurrent clients (workload.lua)
+-- Starts 3 nodes (examples/kv/node.lua) whose peer and client traffic goes
+-- through the fault-injecting proxy (proxy.lua), runs concurrent clients (workload.lua)
 -- while the nemesis (nemesis.lua) kills, restarts and cuts, records every
 -- operation and checks the history with tools/lincheck. Every process it
 -- starts is stopped at the end, also on failure. Environment:
@@ -29,7 +29,14 @@ local log = require("log").new("lincheck")
 log("seed %d, %d s of faults, %d clients, node options %q (rerun: LINCHECK_SEED=%d LINCHECK_SECONDS=%d)",
     seed, seconds, nclients, os.getenv("LINCHECK_NODE_ARGS") or "", seed, seconds)
 
+-- The members (the nemesis replaces voters by spares) and the spares,
+-- which the proxy knows from the start.
 local IDS = { 1, 2, 3 }
+local SPARES = {}
+for id = 4, 3 + math.max(1, seconds // 20) do SPARES[#SPARES + 1] = id end
+local ALL = {}
+for _, id in ipairs(IDS) do ALL[#ALL + 1] = id end
+for _, id in ipairs(SPARES) do ALL[#ALL + 1] = id end
 local KEYS = { "k1", "k2", "k3" }
 local passed, failed = 0, 0
 
@@ -38,29 +45,58 @@ local passed, failed = 0, 0
 local node_args = { "--snapshot-entries", "300", "--catchup-entries", "50" }
 for a in (os.getenv("LINCHECK_NODE_ARGS") or ""):gmatch("%S+") do node_args[#node_args + 1] = a end
 local h = harness.new({ dir = scratch, cluster_id = "lin", n = #IDS, node_args = node_args })
+for _, id in ipairs(SPARES) do h:define(id) end
 local back = {}
+local cfront = {}  -- the proxy's client port of each node
 local control
 -- harness.free_port closes the port it found, so two calls can return the
 -- same one (a node then cannot listen and the run would go on with two):
 -- pick again until every address is distinct.
 for _ = 1, 20 do
-    for _, id in ipairs(IDS) do back[id] = "127.0.0.1:" .. harness.free_port() end
+    for _, id in ipairs(ALL) do
+        back[id] = "127.0.0.1:" .. harness.free_port()
+        cfront[id] = "127.0.0.1:" .. harness.free_port()
+    end
     control = "127.0.0.1:" .. harness.free_port()
     local seen, clash = { [control] = true }, false
-    for _, id in ipairs(IDS) do
-        for _, a in ipairs({ h.nodes[id].peer, h.nodes[id].client, back[id] }) do
+    for _, id in ipairs(ALL) do
+        for _, a in ipairs({ h.nodes[id].peer, h.nodes[id].client, back[id], cfront[id] }) do
             clash = clash or seen[a]
             seen[a] = true
         end
     end
     if not clash then break end
     log("two picked ports were the same; picking again")
-    for _, id in ipairs(IDS) do h:define(id) end
+    for _, id in ipairs(ALL) do h:define(id) end
 end
 local specs = {}
-for _, id in ipairs(IDS) do specs[#specs + 1] = ("%d=%s=%s"):format(id, h.nodes[id].peer, back[id]) end
-local peers = h:peers()
-local function start(id) h:start(id, peers, { "--peer-listen", back[id] }) end
+for _, id in ipairs(ALL) do
+    specs[#specs + 1] = ("%d=%s=%s"):format(id, h.nodes[id].peer, back[id])
+    specs[#specs + 1] = ("c%d=%s=%s"):format(id, cfront[id], h.nodes[id].client)
+end
+-- The proxy's client ports of the members (sessions copy it when created).
+local client_fronts = {}
+local function members_changed()
+    for i = #client_fronts, 1, -1 do client_fronts[i] = nil end
+    for _, id in ipairs(IDS) do client_fronts[#client_fronts + 1] = cfront[id] end
+end
+members_changed()
+-- A node's command line: the first three bootstrap the cluster; a spare
+-- joins it, knowing the members of the time and itself.
+local node_peers, node_extra = {}, {}
+for _, id in ipairs(IDS) do
+    node_peers[id] = h:peers({ [1] = true, [2] = true, [3] = true })
+    node_extra[id] = { "--peer-listen", back[id] }
+end
+local function start(id)
+    if not node_peers[id] then
+        local set = { [id] = true }
+        for _, m in ipairs(IDS) do set[m] = true end
+        node_peers[id] = h:peers(set)
+        node_extra[id] = { "--peer-listen", back[id], "--join" }
+    end
+    h:start(id, node_peers[id], node_extra[id])
+end
 
 local proxy_pid
 local ctl
@@ -113,7 +149,8 @@ local function run_checker(path)
     return tonumber(out:match("exit=(%d+)%s*$")), out:gsub("exit=%d+%s*$", "")
 end
 
-local nem = nemesis.new({ h = h, ids = IDS, log = log, start = start })
+local nem = nemesis.new({ h = h, ids = IDS, log = log, start = start, spares = SPARES,
+    on_members = members_changed })
 local history = scratch .. "/history.txt"
 local W
 
@@ -145,11 +182,13 @@ local setup_ok, setup_err = xpcall(function()
         assert(tonumber(stats:match("closed_by_cut=(%d+)")) > 0, stats)
     end)
 
-    case(("faults: %d clients, %d s of kills, restarts and cut links; the history is linearizable")
+    case(("faults: %d clients, %d s of kills, restarts, cut links, client link faults and membership changes; "
+        .. "the history is linearizable")
         :format(nclients, seconds), function()
         local t0 = socket.gettime()
         local stop_at = t0 + seconds
-        W = workload.new({ h = h, ids = IDS, keys = KEYS, t0 = t0, op_deadline = 5 })
+        -- Clients reach the nodes through the proxy too (client link faults).
+        W = workload.new({ h = h, ids = IDS, keys = KEYS, t0 = t0, op_deadline = 5, addrs = client_fronts })
         local tasks = { nem:task(stop_at) }
         for c = 1, nclients do tasks[#tasks + 1] = W:client(c, stop_at) end
         client.run(tasks)
@@ -161,9 +200,10 @@ local setup_ok, setup_err = xpcall(function()
         table.sort(kinds)
         for _, k in ipairs(kinds) do parts[#parts + 1] = ("%s %d"):format(k, nem.counts[k]) end
         local c = W.counts
-        log("%d operations (%d put, %d get, %d cas; %d answered, %d unknown outcome, %d error answers); "
-            .. "%d faults (%s); %s", #W.lines, c.put, c.get, c.cas, c.answered, c.unknown, c.errors,
-            nem.total, table.concat(parts, ", "), nem:proxy("stats"))
+        log("%d operations (%d put, %d get, %d cas; %d answered, %d unknown outcome, %d error answers; "
+            .. "%d retries within sessions); %d faults (%s); members at the end: %s; %s", #W.lines, c.put, c.get,
+            c.cas, c.answered, c.unknown, c.errors, c.retries, nem.total, table.concat(parts, ", "),
+            table.concat(IDS, " "), nem:proxy("stats"))
         local code, out = run_checker(history)
         io.stdout:write(out)
         assert(code == 0, ("the checker says %s (exit %s); history kept at %s"):format(
@@ -172,17 +212,23 @@ local setup_ok, setup_err = xpcall(function()
         assert(nem.total >= math.min(3, seconds // 10), "too few faults injected")
     end)
 
-    case("after the faults the nodes converge to one state", function()
+    case("after the faults the members converge to one state", function()
         local t0 = socket.gettime()
         while true do
-            local d = {}
-            for _, id in ipairs(IDS) do d[id] = { h:digest(id) } end
-            if d[1][1] and d[1][1] == d[2][1] and d[2][1] == d[3][1] then
-                assert(d[1][2] == d[2][2] and d[2][2] == d[3][2], "nodes at applied index " .. d[1][1]
-                    .. " disagree: " .. d[1][2] .. " " .. d[2][2] .. " " .. d[3][2])
+            local d, same = {}, true
+            for i, id in ipairs(IDS) do
+                d[i] = { h:digest(id) }
+                same = same and d[i][1] ~= nil and d[i][1] == d[1][1]
+            end
+            if same then
+                for i = 2, #d do
+                    assert(d[i][2] == d[1][2], ("nodes %d and %d at applied index %s disagree: %s %s"):format(
+                        IDS[1], IDS[i], d[1][1], d[1][2], d[i][2]))
+                end
                 return
             end
-            assert(socket.gettime() - t0 < 30, "nodes did not reach one applied index")
+            assert(socket.gettime() - t0 < 30, "members " .. table.concat(IDS, " ")
+                .. " did not reach one applied index")
             socket.sleep(0.2)
         end
     end)

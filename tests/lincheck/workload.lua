@@ -6,17 +6,37 @@
 -- An operation without an answer (the session gave up: timeouts, broken
 -- connections, no leader) is recorded as "unknown" with an open end: it may
 -- have been applied, at any time after its call, or never. The client then
--- starts a new session under a new name, as a crashed client would.
+-- starts a new session under a new name, as a crashed client would. Within
+-- a session a write is retried with its sequence number (after a timeout, a
+-- closed connection or a lost answer), so it must take effect once.
 local socket = require("socket")
+local client = require("client")
 
 local workload = {}
 workload.__index = workload
 
 --- o: h (harness), ids (node ids), keys (list), t0 (time origin),
---- op_deadline (seconds a session keeps retrying one operation).
+--- op_deadline (seconds a session keeps retrying one operation), addrs
+--- (the client addresses to use instead of the nodes' own, e.g. a proxy's).
 function workload.new(o)
     return setmetatable({ h = o.h, ids = o.ids, keys = o.keys, t0 = o.t0, op_deadline = o.op_deadline or 10,
-        lines = {}, counts = { put = 0, get = 0, cas = 0, unknown = 0, errors = 0, answered = 0 } }, workload)
+        addrs = o.addrs, lines = {},
+        counts = { put = 0, get = 0, cas = 0, unknown = 0, errors = 0, answered = 0, retries = 0 } }, workload)
+end
+
+--- A client session (o: timeout, deadline) over `addrs` or the nodes.
+function workload:session(o)
+    if not self.addrs then return self.h:session(self.ids, o) end
+    local copy = {}
+    for i, a in ipairs(self.addrs) do copy[i] = a end
+    return client.session({ addrs = copy, cluster_id = self.h.cluster_id, secret = self.h.secret,
+        timeout = o.timeout, deadline = o.deadline })
+end
+
+--- Closes session `s`, counting its retries.
+function workload:close(s)
+    self.counts.retries = self.counts.retries + s.retries
+    s:close()
 end
 
 local function us(self, t)
@@ -87,7 +107,7 @@ function workload:client(c, stop_at)
     return function()
         local gen, n = 1, 0
         local who = ("c%dg%d"):format(c, gen)
-        local s = self.h:session(self.ids, o)
+        local s = self:session(o)
         local known = {}
         while socket.gettime() < stop_at do
             local key = self.keys[math.random(#self.keys)]
@@ -98,14 +118,14 @@ function workload:client(c, stop_at)
             local after, unknown = self:op(s, who, key, kind, value, known[key])
             known[key] = after
             if unknown then
-                s:close()
+                self:close(s)
                 gen = gen + 1
                 who = ("c%dg%d"):format(c, gen)
-                s = self.h:session(self.ids, o)
+                s = self:session(o)
                 known = {}
             end
         end
-        s:close()
+        self:close(s)
     end
 end
 
@@ -113,9 +133,9 @@ end
 --- long deadline, so a write lost at the end shows.
 function workload:final_reads()
     return function()
-        local s = self.h:session(self.ids, { timeout = 2, deadline = 30 })
+        local s = self:session({ timeout = 2, deadline = 30 })
         for _, key in ipairs(self.keys) do self:op(s, "final", key, "get") end
-        s:close()
+        self:close(s)
     end
 end
 

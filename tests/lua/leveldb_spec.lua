@@ -111,6 +111,62 @@ describe("lraft.leveldb", function()
         os.remove(dir)
     end)
 
+    -- The files of the database with the given extension, largest first.
+    local function files_with(ext)
+        local out = {}
+        local ls = io.popen("ls " .. path)
+        for name in ls:lines() do
+            if name:sub(-#ext - 1) == "." .. ext then
+                local f = assert(io.open(path .. "/" .. name, "rb"))
+                out[#out + 1] = { name = name, size = f:seek("end") }
+                f:close()
+            end
+        end
+        ls:close()
+        table.sort(out, function(a, b) return a.size > b.size end)
+        return out
+    end
+
+    -- Overwrites the bytes of a file from offset `at` (0-based).
+    local function overwrite(name, at, bytes)
+        local f = assert(io.open(path .. "/" .. name, "r+b"))
+        f:seek("set", at)
+        f:write(bytes)
+        f:close()
+    end
+
+    it("refuses a log damaged before intact records, naming the file", function()
+        for i = 1, 200 do db:put("k" .. i, string.rep("v", 50), true) end
+        db:close()
+        local log = files_with("log")[1]
+        overwrite(log.name, log.size // 3, "garbage")
+        local again, err = leveldb.open(path)
+        assert.is_nil(again)
+        assert.matches("corrupt", err)
+        assert.matches(log.name, err, 1, true)
+        -- A fresh database for after_each.
+        leveldb.destroy(path)
+        db = assert(leveldb.open(path, { create_if_missing = true }))
+    end)
+
+    it("refuses a damaged table with an error, never a crash", function()
+        for i = 1, 200 do db:put("k" .. i, string.rep("v", 50), true) end
+        db:close()
+        -- Reopening writes the recovered log into a table.
+        db = assert(leveldb.open(path))
+        db:close()
+        local tbl = assert(files_with("ldb")[1], "a table")
+        overwrite(tbl.name, tbl.size - 48, string.rep("\0", 48))
+        local ok, again, err = pcall(leveldb.open, path)
+        assert.is_true(ok, again)
+        assert.is_nil(again)
+        assert.matches("corrupt LevelDB table", err)
+        assert.matches(tbl.name, err, 1, true)
+        -- A fresh database for after_each.
+        leveldb.destroy(path)
+        db = assert(leveldb.open(path, { create_if_missing = true }))
+    end)
+
     it("a synced put survives SIGKILL of the writer", function()
         db:close()
         local lua = "lua5.4"

@@ -1,14 +1,18 @@
 //! The workspace's one LevelDB layer over rusty-leveldb: the fsyncing env
-//! ([`sync_env`]), the options every database is opened with, point reads
-//! that work around a rusty-leveldb lookup bug, and the check of the files
-//! of a database before it is opened ([`verify`]). Both the Raft store of
-//! this crate and lraft's `lraft.leveldb` binding use it.
+//! ([`sync_env`]), the options every database is opened with, the one way
+//! to open a database ([`open_checked`]: its files checked first by
+//! [`verify`]), and point reads that work around a rusty-leveldb lookup
+//! bug. Both the Raft store of this crate and lraft's `lraft.leveldb`
+//! binding use it.
 
 pub mod sync_env;
 pub mod verify;
 
 use std::cell::RefCell;
+use std::fmt;
 use std::io::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::rc::Rc;
 
 use rusty_leveldb::env::Env;
@@ -33,6 +37,44 @@ pub fn options_with_env(env: Box<dyn Env>) -> Options {
         create_if_missing: true,
         reuse_logs: false,
         ..Default::default()
+    }
+}
+
+/// Why [`open_checked`] refused to open a database.
+#[derive(Debug)]
+pub enum OpenError {
+    /// A file failed the check of [`verify`]; the message names it.
+    Damaged(String),
+    /// rusty-leveldb's own error (locked, missing files, ...).
+    Ldb(rusty_leveldb::Status),
+    /// rusty-leveldb panicked reading a malformed file.
+    Panicked,
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Damaged(m) => f.write_str(m),
+            OpenError::Ldb(e) => write!(f, "{e}"),
+            OpenError::Panicked => {
+                f.write_str("LevelDB failed reading the database (damaged files)")
+            }
+        }
+    }
+}
+
+/// Opens the database at `path` with options `o`, the way every user of
+/// this layer opens one: the files are checked first ([`verify::verify_dir`]:
+/// a damaged table, or a log or manifest damaged anywhere but at its torn
+/// tail, is refused naming the file, where rusty-leveldb would replay past
+/// the damage or panic), and a panic of rusty-leveldb on a malformed file
+/// that the check lets through becomes [`OpenError::Panicked`].
+pub fn open_checked(path: &Path, o: Options) -> Result<DB, OpenError> {
+    verify::verify_dir(path).map_err(OpenError::Damaged)?;
+    match catch_unwind(AssertUnwindSafe(|| DB::open(path, o))) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(OpenError::Ldb(e)),
+        Err(_) => Err(OpenError::Panicked),
     }
 }
 

@@ -11,9 +11,25 @@
 //!   one). A damaged record with nothing intact after it is the
 //!   torn tail of a crashed write; LevelDB drops it, which is the last
 //!   consistent state.
+//! - a write-ahead log has intact records that do not hold write batches
+//!   (fragments out of order, or a body that does not decode: another
+//!   file's records under a log's name), on which rusty-leveldb panics.
+//! - `CURRENT` is missing while logs or tables exist (rusty-leveldb would
+//!   start a new database and replay the logs into it without the tables).
+//! - a manifest record was lost (the current manifest, named by `CURRENT`,
+//!   cut or damaged at its end, which passes for a torn tail): opening
+//!   would replay the newer logs without the table that record added. Two
+//!   signs tell: the manifest names a write-ahead log that is missing
+//!   (LevelDB deletes a log only after the record that moves past it is
+//!   synced), or a table the manifest does not list has a lower number than
+//!   a log holding records (rusty-leveldb allocates a table's number after
+//!   the log's, and writes to a new log only once the record listing its
+//!   tables is synced; a crash before that leaves such a table orphaned
+//!   but newer than every log with records).
 //! - a table (`*.ldb`, `*.sst`) has a bad footer, or a block (index, meta
 //!   index or data) whose checksum does not match.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -47,13 +63,149 @@ pub fn verify_dir(dir: &Path) -> Result<(), String> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("MANIFEST-"));
         match p.extension().and_then(|x| x.to_str()) {
-            _ if manifest => verify_log(&p)?,
-            Some("log") => verify_log(&p)?,
+            _ if manifest => drop(verify_records(&p, false)?),
+            Some("log") => drop(verify_records(&p, true)?),
             Some("ldb") | Some("sst") => verify_table(&p)?,
             _ => {}
         }
     }
+    verify_current_log(dir)
+}
+
+/// Checks that no record of the current manifest was lost, nor the
+/// `CURRENT` file naming it (see the module docs). Without a manifest there
+/// is nothing more to check here (rusty-leveldb refuses the database).
+fn verify_current_log(dir: &Path) -> Result<(), String> {
+    let Ok(current) = fs::read_to_string(dir.join("CURRENT")) else {
+        // LevelDB writes CURRENT before any log or table: without it,
+        // rusty-leveldb would create a new database and replay the logs
+        // into it without the tables.
+        let listing =
+            fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        for e in listing {
+            let p = e
+                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+                .path();
+            if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("log") | Some("ldb") | Some("sst")
+            ) {
+                return Err(format!(
+                    "damaged LevelDB database {}: its CURRENT file is missing or unreadable, but it holds {}",
+                    dir.display(),
+                    p.display()
+                ));
+            }
+        }
+        return Ok(());
+    };
+    let manifest = dir.join(current.trim());
+    if current.trim().is_empty() || !manifest.is_file() {
+        return Ok(());
+    }
+    let records = verify_records(&manifest, false)?;
+    let (log, live) = manifest_state(&records).ok_or_else(|| {
+        format!(
+            "corrupt LevelDB manifest {}: a record does not decode",
+            manifest.display()
+        )
+    })?;
+    let log_file = dir.join(format!("{log:06}.log"));
+    if log != 0 && !log_file.exists() {
+        return Err(format!(
+            "damaged LevelDB database {}: manifest {} names log file {}, which is missing (a manifest record or the log itself was lost)",
+            dir.display(),
+            manifest.display(),
+            log_file.display()
+        ));
+    }
+    // The numbered files of the directory: tables, and logs with records.
+    let mut orphan_tables = Vec::new();
+    let mut newest_log_with_records = None;
+    for e in fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
+        let p = e
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .path();
+        let Some(n) = p
+            .file_stem()
+            .and_then(|x| x.to_str())
+            .and_then(|x| x.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("ldb") | Some("sst") if !live.contains(&n) => orphan_tables.push(p),
+            Some("log") if !verify_records(&p, true)?.is_empty() => {
+                newest_log_with_records = newest_log_with_records.max(Some(n));
+            }
+            _ => {}
+        }
+    }
+    if let Some(newest) = newest_log_with_records {
+        for t in orphan_tables {
+            let n = t
+                .file_stem()
+                .and_then(|x| x.to_str())
+                .and_then(|x| x.parse::<u64>().ok())
+                .unwrap_or(0);
+            if n < newest {
+                return Err(format!(
+                    "damaged LevelDB database {}: table {} is not in manifest {} but is older than log {newest:06}.log, which holds records (a manifest record was lost)",
+                    dir.display(),
+                    t.display(),
+                    manifest.display()
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// Skips a length-prefixed byte string at `pos`.
+fn skip_prefixed(b: &[u8], pos: &mut usize) -> Option<()> {
+    let len = usize::try_from(varint(b, pos)?).ok()?;
+    *pos = pos.checked_add(len).filter(|&e| e <= b.len())?;
+    Some(())
+}
+
+/// What the version edits of a manifest end with: the log number (0 when
+/// none sets it) and the numbers of the live tables; None when a record
+/// does not decode as a version edit.
+fn manifest_state(records: &[Vec<u8>]) -> Option<(u64, BTreeSet<u64>)> {
+    let mut log = 0;
+    let mut live = BTreeSet::new();
+    for r in records {
+        let mut pos = 0;
+        while pos < r.len() {
+            match varint(r, &mut pos)? {
+                // Comparator name.
+                1 => skip_prefixed(r, &mut pos)?,
+                2 => log = varint(r, &mut pos)?,
+                // Next file number, last sequence, previous log number.
+                3 | 4 | 9 => drop(varint(r, &mut pos)?),
+                // Compaction pointer: level, key.
+                5 => {
+                    varint(r, &mut pos)?;
+                    skip_prefixed(r, &mut pos)?;
+                }
+                // Deleted file: level, number.
+                6 => {
+                    varint(r, &mut pos)?;
+                    live.remove(&varint(r, &mut pos)?);
+                }
+                // New file: level, number, size, smallest and largest keys.
+                7 => {
+                    varint(r, &mut pos)?;
+                    live.insert(varint(r, &mut pos)?);
+                    varint(r, &mut pos)?;
+                    skip_prefixed(r, &mut pos)?;
+                    skip_prefixed(r, &mut pos)?;
+                }
+                _ => return None,
+            }
+        }
+    }
+    Some((log, live))
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, String> {
@@ -84,10 +236,52 @@ fn zeros(b: &[u8], off: usize, n: usize) -> bool {
     b[off..(off + n).min(b.len())].iter().all(|&x| x == 0)
 }
 
-/// Checks a write-ahead log file: damage is allowed only at its tail.
+/// Whether `b` is a well-formed write batch: a 12-byte header (sequence,
+/// count) and exactly `count` puts and deletes.
+fn is_write_batch(b: &[u8]) -> bool {
+    if b.len() < 12 {
+        return false;
+    }
+    let count = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+    let mut pos = 12;
+    let mut n = 0u32;
+    let field = |pos: &mut usize| -> Option<()> {
+        let len = usize::try_from(varint(b, pos)?).ok()?;
+        *pos = pos.checked_add(len).filter(|&e| e <= b.len())?;
+        Some(())
+    };
+    while pos < b.len() {
+        let tag = b[pos];
+        pos += 1;
+        let ok = match tag {
+            0 => field(&mut pos),
+            1 => field(&mut pos).and_then(|()| field(&mut pos)),
+            _ => None,
+        };
+        if ok.is_none() {
+            return false;
+        }
+        n += 1;
+    }
+    n == count
+}
+
+/// Checks a write-ahead log file: damage is allowed only at its tail, and
+/// its records hold write batches.
 pub fn verify_log(p: &Path) -> Result<(), String> {
+    verify_records(p, true).map(drop)
+}
+
+/// Checks a file of log records (a write-ahead log, or a manifest with
+/// `batches` false): damage is allowed only at its tail; fragments come in
+/// order; with `batches` every complete logical record is a write batch.
+/// Returns the complete logical records (a torn one at the tail left out).
+fn verify_records(p: &Path, batches: bool) -> Result<Vec<Vec<u8>>, String> {
     let b = read(p)?;
     let mut off = 0;
+    let mut records = Vec::new();
+    // The logical record being reassembled from its fragments.
+    let mut logical: Option<Vec<u8>> = None;
     while off < b.len() {
         let in_block = LOG_BLOCK - off % LOG_BLOCK;
         if in_block < LOG_HEADER {
@@ -95,6 +289,35 @@ pub fn verify_log(p: &Path) -> Result<(), String> {
             continue;
         }
         if let Some(len) = record_at(&b, off) {
+            let data = &b[off + LOG_HEADER..off + LOG_HEADER + len];
+            let bad = |what: &str| {
+                format!(
+                    "corrupt LevelDB log file {}: record at byte {off} {what}",
+                    p.display()
+                )
+            };
+            let complete = match (b[off + 6], logical.as_mut()) {
+                (1, None) => Some(data.to_vec()),
+                (2, None) => {
+                    logical = Some(data.to_vec());
+                    None
+                }
+                (3, Some(l)) => {
+                    l.extend_from_slice(data);
+                    None
+                }
+                (4, Some(l)) => {
+                    l.extend_from_slice(data);
+                    logical.take()
+                }
+                _ => return Err(bad("is a fragment out of order")),
+            };
+            if let Some(r) = complete {
+                if batches && !is_write_batch(&r) {
+                    return Err(bad("does not hold a write batch"));
+                }
+                records.push(r);
+            }
             off += LOG_HEADER + len;
             continue;
         }
@@ -114,9 +337,9 @@ pub fn verify_log(p: &Path) -> Result<(), String> {
             }
             probe += 1;
         }
-        return Ok(());
+        return Ok(records);
     }
-    Ok(())
+    Ok(records)
 }
 
 fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
