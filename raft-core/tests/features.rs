@@ -932,6 +932,18 @@ struct AsyncNode {
 }
 
 impl AsyncNode {
+    /// Node 1 with async storage writes over a storage of `voters`.
+    fn new(voters: &[u64]) -> AsyncNode {
+        let mut c = config(1, 10, 1);
+        c.async_storage_writes = true;
+        let storage = storage_with_voters(voters);
+        AsyncNode {
+            raw: RawNode::new(&c, storage.clone()).unwrap(),
+            storage,
+            applied: Vec::new(),
+        }
+    }
+
     /// Takes one Ready and returns its messages (local ones included).
     fn ready(&mut self) -> Vec<Message> {
         if !self.raw.has_ready() {
@@ -979,14 +991,7 @@ impl AsyncNode {
 
 #[test]
 fn async_storage_writes_commit_only_after_the_append_thread_answers() {
-    let mut c = config(1, 10, 1);
-    c.async_storage_writes = true;
-    let storage = storage_with_voters(&[1]);
-    let mut n = AsyncNode {
-        raw: RawNode::new(&c, storage.clone()).unwrap(),
-        storage,
-        applied: Vec::new(),
-    };
+    let mut n = AsyncNode::new(&[1]);
     n.raw.campaign().unwrap();
     let msgs = n.ready();
     assert_eq!(msgs.len(), 1);
@@ -1037,14 +1042,7 @@ fn async_storage_writes_commit_only_after_the_append_thread_answers() {
 /// a follower applied an entry the leader never committed.
 #[test]
 fn async_candidate_leads_only_once_its_own_vote_is_durable() {
-    let mut c = config(1, 10, 1);
-    c.async_storage_writes = true;
-    let storage = storage_with_voters(&[1, 2, 3]);
-    let mut n = AsyncNode {
-        raw: RawNode::new(&c, storage.clone()).unwrap(),
-        storage,
-        applied: Vec::new(),
-    };
+    let mut n = AsyncNode::new(&[1, 2, 3]);
     n.raw.campaign().unwrap();
     let msgs = n.ready();
     let append = msgs
