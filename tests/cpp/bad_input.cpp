@@ -97,7 +97,9 @@ public:
     raft::RaftState initial_state() override {
         if (mode == FAIL_INIT) throw raft::Error(RAFT_ERR_STORAGE, "init failed on purpose");
         raft::RaftState st;
-        st.conf_state.voters = {1};
+        // Two voters: campaigning reads the last term from storage for the
+        // vote request (the core knows the last index itself).
+        st.conf_state.voters = {1, 2};
         return st;
     }
     std::vector<raft::Entry> entries(uint64_t, uint64_t, uint64_t) override { return fail_or<std::vector<raft::Entry>>({}); }
@@ -415,7 +417,7 @@ int main() {
         struct Reenter : Flaky {
             raft_rawnode *node = nullptr;
             raft_result seen = RAFT_OK;
-            uint64_t last_index() override {
+            uint64_t term(uint64_t) override {
                 if (node) seen = raft_rawnode_tick(node);
                 return 0;
             }
