@@ -3,6 +3,7 @@
 //! durable store `lraft.store`) and a LevelDB binding (`lraft.leveldb`).
 //! The API follows the `lraft` compatibility contract.
 
+pub mod bulk;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -16,6 +16,7 @@ use crate::pb::entry::entries_from_lua;
 use crate::pb::hardstate::{hardstate_from_lua, LHardState};
 use crate::pb::presence::Hs;
 use crate::pb::snapshot::{conf_state_from_lua, snapshot_from_lua, LSnapshot};
+use crate::ready::LReady;
 use crate::util::{key_str, lua_u64, to_bytes, to_u64, to_u64_trunc, unknown_member};
 
 /// A memory storage as seen from Lua.
@@ -136,6 +137,33 @@ impl LMemoryStorage {
         }
     }
 
+    /// What a Ready asks to persist, in one call: its snapshot (if any),
+    /// its entries, then its hard state. An error code as `append` gives.
+    fn persist(&self, rd: &LuaValue) -> LuaResult<i64> {
+        let what = "memorystorage:persist";
+        let LuaValue::UserData(ud) = rd else {
+            return Err(LraftError::ty(what, "a ready", rd).into());
+        };
+        let rd = ud
+            .borrow::<LReady>()
+            .map_err(|_| LraftError::ty(what, "a ready", rd))?;
+        let (hs, snap, ents, _) = rd.persisted_parts();
+        if !snap.is_empty() {
+            if let Err(e) = self.0.apply_snapshot(snap.clone()) {
+                return code_or_raise(e, what);
+            }
+        }
+        match self.0.append(ents) {
+            Ok(()) => {}
+            Err(Error::Invariant(_)) => return Ok(ERR_APPEND_OUT_OF_DATA),
+            Err(e) => return code_or_raise(e, what),
+        }
+        if let Some(hs) = hs {
+            self.0.set_hard_state(hs);
+        }
+        Ok(OK)
+    }
+
     fn create_snapshot(
         &self,
         lua: &Lua,
@@ -194,6 +222,7 @@ where
 impl LuaUserData for LMemoryStorage {
     fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
         m.add_method("append", |_, t, v: LuaValue| t.append(&v));
+        m.add_method("persist", |_, t, rd: LuaValue| t.persist(&rd));
         m.add_method("apply_snapshot", |_, t, v: LuaValue| {
             let s = snapshot_from_lua(&v, "memorystorage:apply_snapshot")?;
             match t.0.apply_snapshot(s) {

@@ -15,6 +15,7 @@ use mlua::prelude::*;
 use raft_core::eraftpb::{ConfChange, ConfChangeType, Message};
 use raft_core::{ConfChangeI, Error, RawNode, ReadState, SnapshotStatus, Storage};
 
+use crate::bulk::bytes_list;
 use crate::config::LConfig;
 use crate::error::Error as LraftError;
 use crate::error::{
@@ -468,6 +469,28 @@ impl LuaUserData for LRawNode {
         m.add_method("propose", |_, t, v: LuaValue| {
             let data = to_bytes(&v, "rawnode:propose: data")?;
             t.call("propose", false, |n| n.propose(data))
+        });
+        m.add_method("propose_many", |lua, t, v: LuaValue| {
+            // One call for a batch of proposals: the boundary crossing and
+            // the argument checks are paid once (issue 11).
+            let list = match &v {
+                LuaValue::Table(l) => l,
+                other => {
+                    return Err(
+                        LraftError::ty("rawnode:propose_many", "a list of strings", other).into(),
+                    )
+                }
+            };
+            let data = bytes_list(lua, list, "rawnode:propose_many: data")?;
+            let mut proposed = 0i64;
+            let rc = t.call("propose_many", false, |n| {
+                for d in data {
+                    n.propose(d)?;
+                    proposed += 1;
+                }
+                Ok(())
+            })?;
+            Ok((rc, proposed))
         });
         m.add_method("propose_confchange", |_, t, v: LuaValue| {
             let cc = confchange_from_lua(&v, "rawnode:propose_confchange")?;

@@ -7,6 +7,7 @@ use mlua::prelude::*;
 use raft_core::eraftpb::{Entry, HardState, Message, Snapshot};
 use raft_core::{Ready, SoftState};
 
+use crate::bulk::string_and_integer_lists;
 use crate::error::Error;
 use crate::list::LList;
 use crate::pb::hardstate::LHardState;
@@ -35,18 +36,11 @@ pub struct LReady {
 
 impl LReady {
     /// What a storage persists: hard state, snapshot, entries, must_sync.
-    pub fn persisted_parts(
-        &self,
-    ) -> (
-        Option<HardState>,
-        &Snapshot,
-        Vec<raft_core::eraftpb::Entry>,
-        bool,
-    ) {
+    pub fn persisted_parts(&self) -> (Option<HardState>, &Snapshot, &[Entry], bool) {
         (
             self.hard_state,
             &self.snapshot,
-            self.entries.as_ref().clone(),
+            self.entries.as_slice(),
             self.must_sync,
         )
     }
@@ -89,26 +83,24 @@ impl LuaUserData for LReady {
         // Batch accessors: one call hands a whole list to Lua as plain
         // strings, without a userdata per element.
         m.add_method("message_bytes", |lua, t, ()| {
-            let bytes = lua.create_table_with_capacity(t.messages.len(), 0)?;
-            let tos = lua.create_table_with_capacity(t.messages.len(), 0)?;
-            let mut buf = Vec::new();
-            for (i, msg) in t.messages.iter().enumerate() {
-                buf.clear();
-                prost::Message::encode(msg, &mut buf)
+            // Every message encoded into one buffer, then handed over.
+            let mut blob = Vec::new();
+            let mut ends = Vec::with_capacity(t.messages.len());
+            for msg in t.messages.iter() {
+                prost::Message::encode(msg, &mut blob)
                     .map_err(|e| Error::invalid("ready:message_bytes", e.to_string()))?;
-                bytes.raw_set(i + 1, lua.create_string(&buf)?)?;
-                tos.raw_set(i + 1, lua_u64(msg.to))?;
+                ends.push(blob.len());
             }
-            Ok((bytes, tos))
+            string_and_integer_lists(lua, ends.len(), |i| {
+                let start = if i == 0 { 0 } else { ends[i - 1] };
+                (&blob[start..ends[i]], t.messages[i].to as i64)
+            })
         });
         m.add_method("committed_data", |lua, t, ()| {
             let ents = &t.committed_entries;
-            let data = lua.create_table_with_capacity(ents.len(), 0)?;
-            let types = lua.create_table_with_capacity(ents.len(), 0)?;
-            for (i, e) in ents.iter().enumerate() {
-                data.raw_set(i + 1, lua.create_string(e.data())?)?;
-                types.raw_set(i + 1, e.entry_type)?;
-            }
+            let (data, types) = string_and_integer_lists(lua, ents.len(), |i| {
+                (ents[i].data(), i64::from(ents[i].entry_type))
+            })?;
             let first = ents.first().map_or(LuaValue::Nil, |e| lua_u64(e.index));
             Ok((data, types, first))
         });

@@ -177,7 +177,7 @@ impl LuaUserData for LStoreGroup {
                 .borrow::<LReady>()
                 .map_err(|_| Error::ty(what, "a ready", &rd))?;
             let (hs, snap, ents, must_sync) = rd.persisted_parts();
-            t.0.persist(hs, snap, &ents, must_sync)
+            t.0.persist(hs, snap, ents, must_sync)
                 .map_err(|e| raise(what, e))
         });
         add_storage_queries(m, "store group", |t| &t.0);
