@@ -315,7 +315,7 @@ impl<S: Storage> RawNode<S> {
         if r.raft_log.has_next_unstable_snapshot() {
             return true;
         }
-        if !r.outbox.is_empty() {
+        if !r.outbox.is_empty() || r.appends_pending {
             return true;
         }
         if r.raft_log.has_next_unstable_ents()
@@ -358,6 +358,7 @@ impl<S: Storage> RawNode<S> {
     fn ready_without_accept(&mut self) -> Ready {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
+        r.flush_appends();
         let mut rd = Ready {
             entries: r.raft_log.next_unstable_ents().to_vec(),
             committed_entries: r.raft_log.next_committed_ents(allow_unstable),

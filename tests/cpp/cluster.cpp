@@ -290,8 +290,11 @@ int main() {
         CHECK(p.match == last_index(nodes.at(lead)) && p.next == p.match + 1);
         CHECK(p.state == RAFT_PROGRESS_STATE_REPLICATE && p.inflight_count == 0 && p.recent_active);
     }
-    // A proposal is in flight to each follower until they acknowledge it.
+    // A proposal is in flight to each follower until they acknowledge it
+    // (from the leader's Ready on: with merged appends the core builds the
+    // appends for a round's proposals when the Ready is taken).
     nodes.at(lead).node->propose("p" + std::to_string(N));
+    CHECK(handle_ready(nodes.at(lead)));
     for (uint64_t id = 1; id <= 3; id++) {
         if (id == lead) continue;
         raft_progress p = progress_of(lead, id);

@@ -176,6 +176,10 @@ pub struct Raft<S: Storage> {
     pub(crate) is_learner: bool,
     /// The outgoing messages.
     pub(crate) outbox: Outbox,
+    /// With merged appends: proposals were appended since the last
+    /// broadcast, which `flush_appends` sends (once per Ready, not once
+    /// per proposal).
+    pub(crate) appends_pending: bool,
     /// The known leader, or 0.
     pub(crate) leader_id: u64,
     /// The target of a leadership transfer in progress, or 0.
@@ -247,6 +251,7 @@ impl<S: Storage> Raft<S> {
             state: StateRole::Follower,
             is_learner: false,
             outbox: Outbox::new(c.merge_appends),
+            appends_pending: false,
             leader_id: INVALID_ID,
             lead_transferee: INVALID_ID,
             pending_conf_index: 0,
@@ -385,6 +390,7 @@ impl<S: Storage> Raft<S> {
         self.pending_conf_index = 0;
         self.uncommitted_size = 0;
         self.read_only = ReadOnly::new(self.read_only.option);
+        self.appends_pending = false;
     }
 
     pub(crate) fn reset_randomized_election_timeout(&mut self) {

@@ -342,6 +342,7 @@ mod tests {
                 .push(crate::eraftpb::Entry::new(0, 0, format!("p{i}")));
             r.step(m).unwrap();
         }
+        r.flush_appends();
     }
 
     fn apps_to(r: &Raft<MemoryStorage>, to: u64) -> Vec<usize> {
@@ -367,6 +368,37 @@ mod tests {
         // Acknowledging the last index frees the whole window.
         r.prs.progress.get_mut(&2).unwrap().inflights.free_le(6);
         assert_eq!(r.prs.progress[&2].inflights.count(), 0);
+    }
+
+    #[test]
+    fn merged_proposals_wait_for_the_flush_and_a_step_down_drops_them() {
+        let mut r = leader(true, u64::MAX);
+        for i in 0..3 {
+            let mut m = crate::eraftpb::Message::with_type(MessageType::MsgProp);
+            m.from = 1;
+            m.entries
+                .push(crate::eraftpb::Entry::new(0, 0, format!("p{i}")));
+            r.step(m).unwrap();
+        }
+        assert!(apps_to(&r, 2).is_empty(), "no append before the flush");
+        assert!(r.appends_pending);
+        r.flush_appends();
+        assert_eq!(apps_to(&r, 2), vec![3]);
+        assert_eq!(apps_to(&r, 3), vec![3]);
+        assert!(!r.appends_pending);
+        r.flush_appends();
+        assert_eq!(apps_to(&r, 2), vec![3], "a second flush sends nothing");
+
+        // A leader that steps down before the flush sends no append.
+        r.outbox.take_msgs();
+        let mut m = crate::eraftpb::Message::with_type(MessageType::MsgProp);
+        m.from = 1;
+        m.entries.push(crate::eraftpb::Entry::new(0, 0, "late"));
+        r.step(m).unwrap();
+        let term = r.term;
+        r.become_follower(term + 1, 2);
+        r.flush_appends();
+        assert!(apps_to(&r, 2).is_empty() && apps_to(&r, 3).is_empty());
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub fn flush_self(r: &mut Raft<MemoryStorage>) {
 
 /// All messages the Raft wants to send (after self-acknowledging).
 pub fn read_messages(r: &mut Raft<MemoryStorage>) -> Vec<Message> {
+    r.flush_appends();
     flush_self(r);
     std::mem::take(&mut r.outbox.msgs)
 }
