@@ -6,13 +6,15 @@
 // applied exactly the proposed payloads in order (else it exits 1 without a
 // number). Prints the median entries/s of the runs.
 //
-// One untimed run of the same size comes first: the Rust driver's ours-enc
+// One untimed run of the same size comes first (`warmups`, default 1): the
+// Rust driver's ours-enc
 // run follows three other backends' runs in its process
 // (raft-core/benches/vs_raft_rs.rs), so it finds the heap grown and its
 // pages mapped, and a first run in a fresh process pays those page faults
 // (about a fifth of the time at 500 rounds).
 //
-// Usage: three_voters [runs] [rounds]   (scripts/bench-langs.sh builds and runs it)
+// Usage: three_voters [runs] [rounds] [warmups]   (scripts/bench-langs.sh
+// builds and runs it; scripts/bench-callgrind.sh cpp runs it without warm-up)
 #include <raft.hpp>
 
 #include <algorithm>
@@ -165,8 +167,9 @@ double run(uint64_t rounds) {
 int main(int argc, char **argv) try {
     int runs = argc > 1 ? std::atoi(argv[1]) : 5;
     uint64_t rounds = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 500;
-    if (runs < 1 || rounds < 1) fail("usage: three_voters [runs >= 1] [rounds >= 1]");
-    run(rounds);  // warm-up, untimed (see the header)
+    int warmups = argc > 3 ? std::atoi(argv[3]) : 1;
+    if (runs < 1 || rounds < 1 || warmups < 0) fail("usage: three_voters [runs >= 1] [rounds >= 1] [warmups >= 0]");
+    for (int i = 0; i < warmups; i++) run(rounds);  // untimed (see the header)
     std::vector<double> rates;
     for (int i = 0; i < runs; i++) rates.push_back(run(rounds));
     std::sort(rates.begin(), rates.end());
