@@ -11,7 +11,7 @@
 // run follows three other backends' runs in its process
 // (raft-core/benches/vs_raft_rs.rs), so it finds the heap grown and its
 // pages mapped, and a first run in a fresh process pays those page faults
-// (about a fifth of the time at 500 rounds).
+// (about a sixth slower at 500 rounds).
 //
 // Usage: three_voters [runs] [rounds] [warmups]   (scripts/bench-langs.sh
 // builds and runs it; scripts/bench-callgrind.sh cpp runs it without warm-up)
