@@ -87,7 +87,8 @@ impl raft_ready {
     pub fn new(rd: Ready) -> Box<raft_ready> {
         // One size pass, then one encoding pass per message: `encode` would
         // size each message a second time to check the room left, which a
-        // Vec never lacks (it grows; reserved to the total, it never has to).
+        // Vec never lacks (it grows; reserved to the total, it never has
+        // to), before calling `encode_raw` as done here.
         let total = rd.messages.iter().map(|m| m.encoded_len()).sum();
         let mut wire = Vec::with_capacity(total);
         let mut spans = Vec::with_capacity(rd.messages.len());
