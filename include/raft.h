@@ -540,7 +540,8 @@ typedef struct raft_memory_storage raft_memory_storage;
 typedef struct raft_rawnode raft_rawnode;
 
 /**
- * One Ready: the core value, its encoded messages and the views of both.
+ * One Ready: the core value, its encoded messages and the views of both
+ * (the entry views made on first request).
  * Threading: immutable after creation; may be moved between threads and
  * read from several threads while no thread frees it.
  */

@@ -5,8 +5,12 @@
 # election and the final check). Instruction counts stay stable on a busy
 # machine, where wall-clock timings do not.
 #
+# `cpp` instead of a workload compares the 3-voter workload driven from C++
+# (bench/three_voters.cpp, through raft.hpp, its `measured_rounds` counted
+# the same way) with the Rust driver that passes raftpb bytes (ours-enc).
+#
 # Usage: bash scripts/bench-callgrind.sh [workload...]   (default: 1v 3v 1p;
-# keys: 1v 3v 5v 4k 1p). Honours CARGO_TARGET_DIR.
+# keys: 1v 3v 5v 4k 1p cpp). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "bench-callgrind: valgrind is not installed" >&2; exit 1; }
@@ -19,15 +23,29 @@ bin=$(cargo bench -p raft-core --bench vs_raft_rs --no-run --message-format=json
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# One row: workload $1, backend $2, then the command to count.
+count() {
+    local w=$1 b=$2 f="$out/cg.$2.$1" line entries ir
+    shift 2
+    line=$(valgrind --tool=callgrind --callgrind-out-file="$f" --collect-atstart=no \
+        '--toggle-collect=*measured_rounds*' "$@" 2>/dev/null)
+    entries=$(sed -n 's/.* entries=\([0-9]*\).*/\1/p' <<<"$line")
+    ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$f")
+    [ -n "$entries" ] && [ -n "$ir" ] || { echo "bench-callgrind: run $b $w failed" >&2; exit 1; }
+    printf '%-9s %-11s %9s %14s %16s\n' "$w" "$b" "$entries" "$ir" "$((ir / entries))"
+}
+
 printf '%-9s %-11s %9s %14s %16s\n' workload backend entries instructions "instr/entry"
 for w in "${workloads[@]}"; do
+    if [ "$w" = cpp ]; then
+        bash scripts/build-bench-cpp.sh "$out/three_voters"
+        count 3v ours-enc "$bin" --callgrind ours-enc 3v
+        # The Rust 3v size (500 rounds of 64), one run without warm-up: the
+        # count covers every call of measured_rounds.
+        count 3v cpp "$out/three_voters" 1 500 0
+        continue
+    fi
     for b in ours rs-nobatch rs-batch; do
-        f="$out/cg.$b.$w"
-        line=$(valgrind --tool=callgrind --callgrind-out-file="$f" --collect-atstart=no \
-            '--toggle-collect=*measured_rounds*' "$bin" --callgrind "$b" "$w" 2>/dev/null)
-        entries=$(sed -n 's/.* entries=\([0-9]*\).*/\1/p' <<<"$line")
-        ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$f")
-        [ -n "$entries" ] && [ -n "$ir" ] || { echo "bench-callgrind: run $b $w failed" >&2; exit 1; }
-        printf '%-9s %-11s %9s %14s %16s\n' "$w" "$b" "$entries" "$ir" "$((ir / entries))"
+        count "$w" "$b" "$bin" --callgrind "$b" "$w"
     done
 done

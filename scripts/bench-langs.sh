@@ -18,13 +18,11 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-cargo build --release -q -p raft-ffi
+bash scripts/build-bench-cpp.sh "$out/three_voters"
 bash scripts/build-lua.sh >/dev/null 2>&1
 bin=$(cargo bench -p raft-core --bench vs_raft_rs --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*vs_raft_rs[^"]*\)".*/\1/p' | tail -n 1)
 [ -x "$bin" ] || { echo "bench-langs: could not build the vs_raft_rs bench" >&2; exit 1; }
-g++ -std=c++17 -O2 -Wall -Wextra -Werror -I"$ROOT/include" bench/three_voters.cpp -o "$out/three_voters" \
-    "$TARGET/release/libraft.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 export LUA_CPATH="$TARGET/lua/?.so;;"
 
 rust_scale=$(awk -v r="$rounds" 'BEGIN { printf "%g", r / 500 }')

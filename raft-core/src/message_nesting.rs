@@ -18,6 +18,9 @@ pub const MAX_MESSAGE_DEPTH: usize = 8;
 /// How many levels of `responses` sit below `m` (0 without responses),
 /// counted without recursion and stopping at `MAX_MESSAGE_DEPTH + 1`.
 pub fn message_depth(m: &Message) -> usize {
+    if m.responses.is_empty() {
+        return 0; // nearly every message: no walk, no allocation
+    }
     let mut deepest = 0;
     let mut stack = vec![(m, 0usize)];
     while let Some((m, d)) = stack.pop() {
@@ -46,7 +49,10 @@ pub(crate) fn check_message_depth(m: &Message) -> Result<()> {
 ///
 /// The bytes are copied once into one shared buffer and the payloads
 /// (entry data, contexts, snapshot data) are views into it: one allocation
-/// per message instead of one per payload.
+/// per message instead of one per payload. Inlined across crates so that
+/// the decoder is compiled with its caller's code (the C library builds it
+/// with one codegen unit, which lets the entry decoding be inlined).
+#[inline]
 pub fn decode_message(buf: &[u8]) -> Result<Message> {
     let m = Message::decode(bytes::Bytes::copy_from_slice(buf))?;
     check_message_depth(&m)?;

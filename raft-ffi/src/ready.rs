@@ -2,7 +2,10 @@
 //! to persist, send and apply. Every view it returns stays valid until
 //! `raft_ready_free`, also after `raft_rawnode_advance`.
 
+use std::sync::OnceLock;
+
 use prost::Message as _;
+use raft_core::eraftpb::Entry;
 use raft_core::Ready;
 
 use crate::bytes::raft_bytes;
@@ -48,7 +51,8 @@ pub struct raft_read_state {
     pub request_ctx: raft_bytes,
 }
 
-/// One Ready: the core value, its encoded messages and the views of both.
+/// One Ready: the core value, its encoded messages and the views of both
+/// (the entry views made on first request).
 /// Threading: immutable after creation; may be moved between threads and
 /// read from several threads while no thread frees it.
 pub struct raft_ready {
@@ -57,8 +61,10 @@ pub struct raft_ready {
     /// All messages encoded back to back; `envelopes` point into it.
     _wire: Vec<u8>,
     envelopes: Box<[raft_envelope]>,
-    entries: Box<[raft_entry]>,
-    committed: Box<[raft_entry]>,
+    /// The entry views, built on first request (an application that
+    /// persists the Ready through the library never asks for them).
+    entries: OnceLock<Box<[raft_entry]>>,
+    committed: OnceLock<Box<[raft_entry]>>,
     read_states: Box<[raft_read_state]>,
     snapshot: raft_snapshot,
 }
@@ -76,17 +82,22 @@ impl raft_ready {
         &self.rd
     }
 
-    /// Encodes the messages of `rd` into one buffer and builds every view.
+    /// Encodes the messages of `rd` into one buffer and builds the views
+    /// of messages, read states and snapshot.
     pub fn new(rd: Ready) -> Box<raft_ready> {
-        let total: usize = rd.messages.iter().map(|m| m.encoded_len()).sum();
+        // One size pass, then one encoding pass per message: `encode` would
+        // size each message a second time to check the room left, which a
+        // Vec never lacks (it grows; reserved to the total, it never has
+        // to), before calling `encode_raw` as done here.
+        let total = rd.messages.iter().map(|m| m.encoded_len()).sum();
         let mut wire = Vec::with_capacity(total);
         let mut spans = Vec::with_capacity(rd.messages.len());
         for m in &rd.messages {
             let start = wire.len();
-            // Encoding into a Vec cannot run out of space.
-            let _ = m.encode(&mut wire);
+            m.encode_raw(&mut wire);
             spans.push((start, wire.len() - start));
         }
+        debug_assert_eq!(wire.len(), total);
         let envelopes = rd
             .messages
             .iter()
@@ -98,8 +109,6 @@ impl raft_ready {
                 bytes: raft_bytes::of(&wire[start..start + len]),
             })
             .collect();
-        let entries = rd.entries.iter().map(entry_view).collect();
-        let committed = rd.committed_entries.iter().map(entry_view).collect();
         let read_states = rd
             .read_states
             .iter()
@@ -114,8 +123,8 @@ impl raft_ready {
             rd,
             _wire: wire,
             envelopes,
-            entries,
-            committed,
+            entries: OnceLock::new(),
+            committed: OnceLock::new(),
             read_states,
             snapshot,
         })
@@ -132,6 +141,11 @@ impl raft_ready {
 pub unsafe extern "C" fn raft_ready_free(rd: *mut *mut raft_ready) {
     // SAFETY: forwarded contract.
     unsafe { free_handle(rd, |_| false) }
+}
+
+/// The views of `es`, built once into `cell`.
+fn views<'a>(cell: &'a OnceLock<Box<[raft_entry]>>, es: &[Entry]) -> &'a [raft_entry] {
+    cell.get_or_init(|| es.iter().map(entry_view).collect())
 }
 
 fn array<T>(
@@ -209,7 +223,9 @@ pub unsafe extern "C" fn raft_ready_entries(
     out: *mut *const raft_entry,
     len: *mut usize,
 ) -> raft_result {
-    array("raft_ready_entries", rd, out, len, |r| &r.entries)
+    array("raft_ready_entries", rd, out, len, |r| {
+        views(&r.entries, &r.rd.entries)
+    })
 }
 
 /// The committed entries to apply: `*out` is an array of `*len` views valid
@@ -224,7 +240,7 @@ pub unsafe extern "C" fn raft_ready_committed_entries(
     len: *mut usize,
 ) -> raft_result {
     array("raft_ready_committed_entries", rd, out, len, |r| {
-        &r.committed
+        views(&r.committed, &r.rd.committed_entries)
     })
 }
 
@@ -293,4 +309,121 @@ pub unsafe extern "C" fn raft_ready_must_sync(
         *out_ptr(out, "out")? = r.rd.must_sync;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use raft_core::eraftpb::{Message, MessageType};
+
+    fn entry(index: u64, data: &'static [u8]) -> Entry {
+        Entry {
+            term: 2,
+            index,
+            data: Some(Bytes::from_static(data)),
+            ..Default::default()
+        }
+    }
+
+    fn sample() -> Box<raft_ready> {
+        let app = |to, es: Vec<Entry>| Message {
+            to,
+            from: 1,
+            term: 2,
+            entries: es,
+            ..Message::with_type(MessageType::MsgApp)
+        };
+        raft_ready::new(Ready {
+            entries: vec![entry(5, b"five"), entry(6, b"")],
+            committed_entries: vec![entry(4, b"four")],
+            messages: vec![
+                app(2, vec![entry(5, b"five"), entry(6, b"")]),
+                Message {
+                    to: 3,
+                    from: 1,
+                    ..Message::with_type(MessageType::MsgHeartbeat)
+                },
+                app(3, vec![]),
+            ],
+            ..Default::default()
+        })
+    }
+
+    fn slice<'a, T>(p: *const T, n: usize) -> &'a [T] {
+        // SAFETY: (p, n) came from a raft_ready accessor on a live Ready.
+        unsafe { std::slice::from_raw_parts(p, n) }
+    }
+
+    #[test]
+    fn each_envelope_holds_exactly_its_message() {
+        let rd = sample();
+        let (mut p, mut n) = (std::ptr::null(), 0);
+        // SAFETY: `rd` is live; the out-pointers are writable locals.
+        let rc = unsafe { raft_ready_messages(&*rd, &mut p, &mut n) };
+        assert_eq!((rc, n), (raft_result::RAFT_OK, 3));
+        for (env, m) in slice(p, n).iter().zip(&rd.rd.messages) {
+            assert_eq!((env.to, env.from, env.msg_type), (m.to, m.from, m.msg_type));
+            let bytes = slice(env.bytes.data, env.bytes.len);
+            assert_eq!(bytes, m.encode_to_vec().as_slice());
+            assert_eq!(&Message::decode(bytes).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn entry_views_are_built_once_and_shared_by_threads() {
+        let rd = sample();
+        let addr = &*rd as *const raft_ready as usize;
+        let ask = move |committed: bool| {
+            let rd = addr as *const raft_ready;
+            let (mut p, mut n) = (std::ptr::null(), 0);
+            // SAFETY: the Ready outlives the threads (joined below) and is
+            // only read.
+            let rc = unsafe {
+                if committed {
+                    raft_ready_committed_entries(rd, &mut p, &mut n)
+                } else {
+                    raft_ready_entries(rd, &mut p, &mut n)
+                }
+            };
+            assert_eq!(rc, raft_result::RAFT_OK);
+            (p as usize, n)
+        };
+        for committed in [false, true] {
+            let got: Vec<(usize, usize)> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..4).map(|_| s.spawn(move || ask(committed))).collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(got.iter().all(|&g| g == got[0]), "one array: {got:?}");
+            assert_eq!(ask(committed), got[0], "and the same later");
+            let es = if committed {
+                &rd.rd.committed_entries
+            } else {
+                &rd.rd.entries
+            };
+            let views = slice(got[0].0 as *const raft_entry, got[0].1);
+            assert_eq!(views.len(), es.len());
+            for (v, e) in views.iter().zip(es) {
+                assert_eq!(
+                    (v.term, v.index, v.entry_type),
+                    (e.term, e.index, e.entry_type)
+                );
+                let d = slice(v.data.data, v.data.len);
+                assert_eq!(d, e.data.as_deref().unwrap());
+                assert!(!v.data.data.is_null(), "an empty payload is present");
+            }
+        }
+        let (mut p, mut n) = (std::ptr::null(), 0);
+        // SAFETY: NULL handle and NULL out-pointer are refused, not read.
+        unsafe {
+            assert_eq!(
+                raft_ready_entries(std::ptr::null(), &mut p, &mut n),
+                raft_result::RAFT_ERR_NULL
+            );
+            assert_eq!(
+                raft_ready_committed_entries(&*rd, std::ptr::null_mut(), &mut n),
+                raft_result::RAFT_ERR_NULL
+            );
+        }
+    }
 }
