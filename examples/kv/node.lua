@@ -167,6 +167,7 @@ local tr, terr = transport.new({
         request = function(c, l) svc:on_request(c, l) end,
         member = function(role, id) return svc:check_member(role, id) end,
         removed = function(reason) svc:stop("removed from the cluster (" .. reason .. ")") end,
+        peer_down = function(id) svc:on_peer_down(id) end,
     },
 })
 if not tr then die("%s", terr) end
@@ -178,8 +179,10 @@ log("serving peers on %s and clients on %s (cluster %q, tick %d ms)", opts.peer_
 local tick = opts.tick_ms / 1000
 local next_tick = socket.gettime() + tick
 while not svc.stopped do
-    tr:poll(next_tick - socket.gettime())
+    local wake = math.min(next_tick, svc:maybe_campaign(socket.gettime()) or math.huge)
+    tr:poll(wake - socket.gettime())
     local now = socket.gettime()
+    svc:maybe_campaign(now)
     if now >= next_tick then
         node:tick()
         next_tick = next_tick + tick

@@ -257,6 +257,40 @@ function service:serve_ready_reads()
     self.ready_reads = keep
 end
 
+--- The connection to peer `id` just failed. When `id` is the leader this
+--- node follows, the leader may have died: forget it (etcd's ForgetLeader,
+--- so this node's vote is no longer held back by the leader's lease) and
+--- campaign after a random pause of 50 to 300 ms unless a leader appears
+--- first (the pause keeps two followers that saw the same death from
+--- splitting the vote). A leader that is alive loses nothing: the pre-vote
+--- fails at every follower that still hears from it (PreVote and
+--- CheckQuorum are on), and its next heartbeat brings this node back.
+function service:on_peer_down(id)
+    if self.stopped or self.state ~= raft.StateFollower or self.leader ~= id then return end
+    self.node:forget_leader()
+    self.leader = 0 -- as the next Ready's soft state will say
+    local pause = 0.05 + math.random() * 0.25
+    self.campaign_at = socket.gettime() + pause
+    self.log("lost the connection to leader %d: campaigning in %d ms unless a leader appears", id,
+        math.floor(pause * 1000))
+end
+
+--- Runs the campaign `on_peer_down` scheduled, when it is due and no leader
+--- has appeared since. Returns the time it is due (or nil), for the poll.
+function service:maybe_campaign(now)
+    local at = self.campaign_at
+    if not at then return nil end
+    if self.stopped or self.state ~= raft.StateFollower or self.leader ~= 0 then
+        self.campaign_at = nil
+        return nil
+    end
+    if now < at then return at end
+    self.campaign_at = nil
+    self.log("campaigning: the leader's connection was lost")
+    self.node:campaign()
+    return nil
+end
+
 function service:on_softstate(ss)
     local was_leader = self.state == raft.StateLeader
     local term = self.node:status().term

@@ -23,7 +23,8 @@ local PEER_BACKLOG_MAX = 64 * 1024 * 1024
 --- opts: node_id, auth, peer_addr, client_addr, max_frame, handshake_timeout
 --- (seconds a connection may take to authenticate), log(fmt, ...),
 --- handlers = { raft(msg), request(client, list), member(role, id) -> code, text,
----              removed(reason) }
+---              removed(reason), peer_down(id) (optional: an up connection to
+---              peer `id` just failed) }
 function transport.new(opts)
     local self = setmetatable({
         id = opts.node_id, auth = opts.auth, max_frame = opts.max_frame, log = opts.log,
@@ -87,10 +88,12 @@ function transport:peer_failed(p, reason)
     if p.up ~= false then
         self.log("peer %d down (%s): dropping its messages, retrying with backoff", p.id, reason)
     end
+    local was_up = p.up == true
     p.up = false
     p.state = "idle"
     p.next_try = socket.gettime() + p.backoff * (0.75 + math.random() * 0.5)
     p.backoff = math.min(p.backoff * 2, BACKOFF_MAX)
+    if was_up and self.h.peer_down then self.h.peer_down(p.id) end
 end
 
 function transport:dial(p, now)

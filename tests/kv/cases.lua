@@ -696,6 +696,37 @@ case("lease-based reads (--lease-reads) serve current values", function()
     assert(ok, e)
 end)
 
+case("followers that lose the leader's connection campaign without waiting out the timeout", function()
+    local h3 = harness.new({ dir = scratch .. "/fastfail", cluster_id = "fastfail" })
+    local ok, e = pcall(function()
+        local peers = h3:peers()
+        for id = 1, 3 do h3:start(id, peers) end
+        local l = h3:wait_leader({ 1, 2, 3 }, 15)
+        assert(l, "no leader")
+        eq("ok", session_do(h3, { 1, 2, 3 }, { "put", "ff-k", "before" })[1])
+        h3:kill(l, "KILL")
+        local rest = {}
+        for id = 1, 3 do if id ~= l then rest[#rest + 1] = id end end
+        local new = h3:wait_leader(rest, 15)
+        assert(new, "no new leader")
+        -- The survivors saw the connection drop and forgot the leader; the
+        -- new leader won the campaign that started then, not one started by
+        -- its election timer (at least 0.9 s later; this one fires within
+        -- 0.3 s of the drop).
+        local saw = 0
+        for _, id in ipairs(rest) do
+            if h3:log_line(id, "lost the connection to leader " .. l .. ":") then saw = saw + 1 end
+        end
+        assert(saw >= 1, "no survivor logged the lost leader connection")
+        assert(h3:log_line(new, "campaigning: the leader's connection was lost"),
+            "the new leader did not campaign on the lost connection")
+        eq("ok", session_do(h3, rest, { "put", "ff-k", "after" })[1])
+        eq("after", session_do(h3, rest, { "get", "ff-k" })[2])
+    end)
+    h3:stop_all("KILL")
+    assert(ok, e)
+end)
+
 case("a single-node cluster commits, survives SIGKILL and keeps its data", function()
     local h1 = harness.new({ dir = scratch .. "/single", cluster_id = "solo", n = 1 })
     local ok, e = pcall(function()
