@@ -196,6 +196,11 @@ impl<S: Storage> RawNode<S> {
     }
 
     /// Proposes data to be appended to the log.
+    ///
+    /// With `Config::merge_appends` (the default) a leader sends the
+    /// followers one append for all the proposals made before the next
+    /// [`ready`](Self::ready), built when that Ready is taken; until then
+    /// [`status`](Self::status) does not show them in flight.
     pub fn propose(&mut self, data: impl Into<Bytes>) -> Result<()> {
         let id = self.raft.id;
         let m = Message {
