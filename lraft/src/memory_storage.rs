@@ -148,20 +148,13 @@ impl LMemoryStorage {
             .borrow::<LReady>()
             .map_err(|_| LraftError::ty(what, "a ready", rd))?;
         let (hs, snap, ents, _) = rd.persisted_parts();
-        if !snap.is_empty() {
-            if let Err(e) = self.0.apply_snapshot(snap.clone()) {
-                return code_or_raise(e, what);
-            }
+        match self.0.persist(hs, snap, ents) {
+            Ok(()) => Ok(OK),
+            // As `append`: an invariant error is a gap after the last index
+            // (the Ready's snapshot and entries passed the core's checks).
+            Err(Error::Invariant(_)) => Ok(ERR_APPEND_OUT_OF_DATA),
+            Err(e) => code_or_raise(e, what),
         }
-        match self.0.append(ents) {
-            Ok(()) => {}
-            Err(Error::Invariant(_)) => return Ok(ERR_APPEND_OUT_OF_DATA),
-            Err(e) => return code_or_raise(e, what),
-        }
-        if let Some(hs) = hs {
-            self.0.set_hard_state(hs);
-        }
-        Ok(OK)
     }
 
     fn create_snapshot(

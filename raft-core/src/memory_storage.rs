@@ -124,6 +124,21 @@ impl MemoryStorage {
         Ok(())
     }
 
+    /// Persists what a Ready asks for, in order: its snapshot (when not
+    /// empty), its entries, then its hard state. Stops at the first error,
+    /// as [`apply_snapshot`](Self::apply_snapshot) and
+    /// [`append`](Self::append) return it.
+    pub fn persist(&self, hs: Option<HardState>, snap: &Snapshot, ents: &[Entry]) -> Result<()> {
+        if !snap.is_empty() {
+            self.apply_snapshot(snap.clone())?;
+        }
+        self.append(ents)?;
+        if let Some(hs) = hs {
+            self.set_hard_state(hs);
+        }
+        Ok(())
+    }
+
     /// Makes a snapshot at log index `i` with the application state `data`,
     /// retrievable later with [`Storage::snapshot`], and returns it. When
     /// `cs` is given it becomes the snapshot's membership; otherwise the
@@ -306,6 +321,41 @@ mod tests {
         let s = MemoryStorage::new();
         s.wl().ents = ents.to_vec();
         s
+    }
+
+    #[test]
+    fn persist_applies_snapshot_then_entries_then_hard_state() {
+        let s = storage_with(&[ent(3, 3), ent(4, 4)]);
+        let mut snap = Snapshot::default();
+        snap.metadata.index = 5;
+        snap.metadata.term = 5;
+        let hs = HardState {
+            term: 6,
+            vote: 1,
+            commit: 5,
+        };
+        s.persist(Some(hs), &snap, &[ent(6, 6), ent(7, 6)]).unwrap();
+        assert_eq!(s.first_index().unwrap(), 6);
+        assert_eq!(s.last_index().unwrap(), 7);
+        assert_eq!(s.snapshot().unwrap().metadata.index, 5);
+        assert_eq!(s.hard_state(), hs);
+        // An out-of-date snapshot stops it before the entries and hard state.
+        let later = HardState { commit: 7, ..hs };
+        assert_eq!(
+            s.persist(Some(later), &snap, &[ent(8, 6)]),
+            Err(StorageError::SnapshotOutOfDate.into())
+        );
+        assert_eq!(s.last_index().unwrap(), 7);
+        assert_eq!(s.hard_state(), hs);
+        // Without a snapshot: a gap is refused and the hard state kept.
+        assert!(matches!(
+            s.persist(Some(later), &Snapshot::default(), &[ent(9, 6)]),
+            Err(Error::Invariant(_))
+        ));
+        assert_eq!(s.hard_state(), hs);
+        s.persist(Some(later), &Snapshot::default(), &[ent(8, 6)])
+            .unwrap();
+        assert_eq!((s.last_index().unwrap(), s.hard_state()), (8, later));
     }
 
     fn stored(s: &MemoryStorage) -> Vec<Entry> {

@@ -148,14 +148,7 @@ pub unsafe extern "C" fn raft_memory_storage_persist_ready(
 ) -> raft_result {
     with_handle("raft_memory_storage_persist_ready", ms, |m| {
         let rd = in_ref(ready, "ready")?.ready();
-        if !rd.snapshot.is_empty() {
-            m.ms.apply_snapshot(rd.snapshot.clone())?;
-        }
-        m.ms.append(&rd.entries)?;
-        if let Some(hs) = rd.hard_state {
-            m.ms.set_hard_state(hs);
-        }
-        Ok(())
+        Ok(m.ms.persist(rd.hard_state, &rd.snapshot, &rd.entries)?)
     })
 }
 
