@@ -179,8 +179,7 @@ log("serving peers on %s and clients on %s (cluster %q, tick %d ms)", opts.peer_
 local tick = opts.tick_ms / 1000
 local next_tick = socket.gettime() + tick
 while not svc.stopped do
-    local wake = math.min(next_tick, svc:maybe_campaign(socket.gettime()) or math.huge)
-    tr:poll(wake - socket.gettime())
+    tr:poll(math.min(next_tick, svc.campaign_at or math.huge) - socket.gettime())
     local now = socket.gettime()
     svc:maybe_campaign(now)
     if now >= next_tick then

@@ -275,20 +275,20 @@ function service:on_peer_down(id)
         math.floor(pause * 1000))
 end
 
---- Runs the campaign `on_peer_down` scheduled, when it is due and no leader
---- has appeared since. Returns the time it is due (or nil), for the poll.
+--- Runs the campaign `on_peer_down` scheduled (`self.campaign_at`, which
+--- the event loop also wakes up for), when it is due and no leader has
+--- appeared since.
 function service:maybe_campaign(now)
     local at = self.campaign_at
-    if not at then return nil end
+    if not at then return end
     if self.stopped or self.state ~= raft.StateFollower or self.leader ~= 0 then
         self.campaign_at = nil
-        return nil
+        return
     end
-    if now < at then return at end
+    if now < at then return end
     self.campaign_at = nil
     self.log("campaigning: the leader's connection was lost")
     self.node:campaign()
-    return nil
 end
 
 function service:on_softstate(ss)
