@@ -19,7 +19,6 @@ use crate::eraftpb::{Entry, Snapshot};
 use crate::errors::{Error, Result, StorageError};
 use crate::log_unstable::{check_consecutive, Unstable};
 use crate::logger::{Level, Logger};
-use crate::proto_ext::limit_size;
 use crate::storage::Storage;
 
 /// How many times [`RaftLog::all_entries`] retries after racing with a
@@ -426,26 +425,34 @@ impl<S: Storage> RaftLog<S> {
     /// `max_applying_ents_size` budget (at least one entry). Nothing while
     /// application is paused or a snapshot is pending. With `allow_unstable`
     /// false only entries already in stable storage are returned.
+    #[cfg(any(test, feature = "test-internals"))]
     pub fn next_committed_ents(&self, allow_unstable: bool) -> Vec<Entry> {
+        self.next_committed_ents_sized(allow_unstable).0
+    }
+
+    /// The committed entries to hand to the application next (see
+    /// `next_committed_ents`) with their total encoded size (what
+    /// [`accept_applying`](Self::accept_applying) counts).
+    pub(crate) fn next_committed_ents_sized(&self, allow_unstable: bool) -> (Vec<Entry>, u64) {
         if self.applying_ents_paused || self.has_next_or_in_progress_snapshot() {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
         let lo = self.applying.saturating_add(1);
         let hi = self.max_appliable_index(allow_unstable).saturating_add(1);
         if lo >= hi {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
         // A zero budget (a zero limit) still hands out one entry at a time.
         let max_size = self
             .max_applying_ents_size
             .saturating_sub(self.applying_ents_size);
-        match self.slice(lo, hi, max_size) {
-            Ok(ents) => ents,
+        match self.slice_sized(lo, hi, max_size) {
+            Ok(sized) => sized,
             Err(e) => {
                 self.record_fault(Error::Invariant(format!(
                     "unexpected error when getting unapplied entries ({e})"
                 )));
-                Vec::new()
+                (Vec::new(), 0)
             }
         }
     }
@@ -580,12 +587,19 @@ impl<S: Storage> RaftLog<S> {
     }
 
     /// The entries from `i` to the end, within `max_size` (at least one).
+    #[cfg(any(test, feature = "test-internals"))]
     pub fn entries(&self, i: u64, max_size: u64) -> Result<Vec<Entry>> {
+        self.entries_sized(i, max_size).map(|(ents, _)| ents)
+    }
+
+    /// The entries from `i` to the end, within `max_size` (at least one),
+    /// with their total encoded size.
+    pub(crate) fn entries_sized(&self, i: u64, max_size: u64) -> Result<(Vec<Entry>, u64)> {
         let last = self.last_index();
         if i > last {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
-        self.slice(i, last.saturating_add(1), max_size)
+        self.slice_sized(i, last.saturating_add(1), max_size)
     }
 
     #[cfg(any(test, feature = "test-internals"))]
@@ -631,12 +645,20 @@ impl<S: Storage> RaftLog<S> {
     /// index; [`Error::Invariant`] when the range is inverted or goes past
     /// the last index. A storage failure is returned and kept as the fault.
     pub fn slice(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+        self.slice_sized(lo, hi, max_size).map(|(ents, _)| ents)
+    }
+
+    /// [`slice`](Self::slice), with the total encoded size of the entries
+    /// returned: each entry's size is computed once, here, and callers that
+    /// need the total (an append's size, the applying budget) reuse it.
+    pub(crate) fn slice_sized(&self, lo: u64, hi: u64, max_size: u64) -> Result<(Vec<Entry>, u64)> {
         self.check_out_of_bounds(lo, hi)?;
         if lo == hi {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         let offset = self.unstable.offset;
         let mut ents = Vec::new();
+        let mut size = 0u64;
         if lo < offset {
             let stored_hi = hi.min(offset);
             let stored = match self.store.entries(lo, stored_hi, max_size) {
@@ -656,30 +678,46 @@ impl<S: Storage> RaftLog<S> {
                     return Err(e);
                 }
             };
-            if (stored.len() as u64) < stored_hi - lo {
-                // Cut by the size limit.
-                return Ok(stored);
-            }
             ents = stored;
+            if (ents.len() as u64) < stored_hi - lo {
+                // Cut by the size limit: returned as the storage gave them
+                // (etcd does not limit them again either).
+                let size = ents
+                    .iter()
+                    .fold(0u64, |acc, e| acc.saturating_add(e.size()));
+                return Ok((ents, size));
+            }
+            // A storage may ignore the limit: keep the longest prefix
+            // within it (at least one entry), as etcd's limitSize over the
+            // whole result would.
+            let mut keep = 0;
+            for e in &ents {
+                let s = size.saturating_add(e.size());
+                if keep > 0 && s > max_size {
+                    break;
+                }
+                size = s;
+                keep += 1;
+            }
+            if keep < ents.len() {
+                ents.truncate(keep);
+                return Ok((ents, size));
+            }
         }
         if hi > offset {
             let unstable = self.unstable.slice(lo.max(offset), hi)?;
-            // Append as much as fits (etcd's limitSize over the whole).
-            let mut size = ents
-                .iter()
-                .fold(0u64, |acc, e| acc.saturating_add(e.size()));
+            // Append as much as fits, by the same rule.
             ents.reserve(unstable.len());
             for e in unstable {
-                let s = e.size();
-                if !ents.is_empty() && size.saturating_add(s) > max_size {
+                let s = size.saturating_add(e.size());
+                if !ents.is_empty() && s > max_size {
                     break;
                 }
-                size = size.saturating_add(s);
+                size = s;
                 ents.push(e.clone());
             }
         }
-        limit_size(&mut ents, max_size);
-        Ok(ents)
+        Ok((ents, size))
     }
 
     /// Checks `first_index() <= lo <= hi <= last_index() + 1`.

@@ -351,22 +351,25 @@ impl<S: Storage> RawNode<S> {
                 "ready called again while the previous Ready awaits advance (it carried entries, a snapshot or committed entries)".into(),
             ));
         }
-        let rd = self.ready_without_accept();
+        let (rd, committed_size) = self.ready_without_accept();
         if let Some(fault) = self.raft.take_fault() {
             self.failed = Some(fault.to_string());
             return Err(fault);
         }
-        self.accept_ready(&rd);
+        self.accept_ready(&rd, committed_size);
         Ok(rd)
     }
 
-    fn ready_without_accept(&mut self) -> Ready {
+    /// The next Ready, and the encoded size of its committed entries.
+    fn ready_without_accept(&mut self) -> (Ready, u64) {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
         r.flush_appends();
+        let (committed_entries, committed_size) =
+            r.raft_log.next_committed_ents_sized(allow_unstable);
         let mut rd = Ready {
             entries: r.raft_log.next_unstable_ents().to_vec(),
-            committed_entries: r.raft_log.next_committed_ents(allow_unstable),
+            committed_entries,
             messages: r.outbox.take_msgs(),
             ..Default::default()
         };
@@ -397,10 +400,12 @@ impl<S: Storage> RawNode<S> {
             let id = self.raft.id;
             self.raft.outbox.move_peer_responses(id, &mut rd.messages);
         }
-        rd
+        (rd, committed_size)
     }
 
-    fn accept_ready(&mut self, rd: &Ready) {
+    /// Marks `rd` handed out; `committed_size` is the encoded size of its
+    /// committed entries (counted against the applying budget).
+    fn accept_ready(&mut self, rd: &Ready, committed_size: u64) {
         if let Some(ss) = rd.soft_state {
             self.prev_soft_state = ss;
         }
@@ -419,9 +424,12 @@ impl<S: Storage> RawNode<S> {
         self.raft.outbox.clear();
         self.raft.raft_log.accept_unstable();
         if let Some(last) = rd.committed_entries.last() {
-            let size: u64 = rd.committed_entries.iter().map(|e| e.size()).sum();
             let allow = self.apply_unstable_entries();
-            if let Err(e) = self.raft.raft_log.accept_applying(last.index, size, allow) {
+            if let Err(e) = self
+                .raft
+                .raft_log
+                .accept_applying(last.index, committed_size, allow)
+            {
                 // Cannot happen for entries handed out by next_committed_ents;
                 // refuse further work rather than continue inconsistently.
                 self.failed = Some(e.to_string());

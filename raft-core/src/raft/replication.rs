@@ -137,11 +137,11 @@ impl<S: Storage> Raft<S> {
             Ok(t) => t,
             Err(_) => return self.maybe_send_snapshot(to),
         };
-        let mut ents = Ok(Vec::new());
+        let mut ents = Ok((Vec::new(), 0));
         if state != ProgressState::Replicate || !inflights_full {
-            ents = self.raft_log.entries(next, self.max_msg_size);
+            ents = self.raft_log.entries_sized(next, self.max_msg_size);
         }
-        let ents = match ents {
+        let (ents, size) = match ents {
             Ok(e) => e,
             Err(_) => return self.maybe_send_snapshot(to),
         };
@@ -150,11 +150,6 @@ impl<S: Storage> Raft<S> {
         }
         let (n, bytes) = (ents.len(), payloads_size(&ents));
         let commit = self.raft_log.committed;
-        let size: u64 = if self.outbox.merges_appends() {
-            ents.iter().map(Entry::size).sum()
-        } else {
-            0
-        };
         let merged = self.try_merge_append(to, prev_index, prev_term, ents, size, commit);
         let ents = match merged {
             Ok(()) => {

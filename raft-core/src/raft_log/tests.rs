@@ -3,6 +3,7 @@ use std::cell::Cell;
 use super::*;
 use crate::eraftpb::SnapshotMetadata;
 use crate::NO_LIMIT;
+use crate::proto_ext::limit_size;
 use crate::log_unstable::tests::{ent, CaptureLogger};
 use crate::logger::NullLogger;
 use crate::memory_storage::MemoryStorage;
@@ -687,7 +688,13 @@ fn slice_agrees_with_limit_size_everywhere() {
             ] {
                 let mut want = ents(lo..hi);
                 limit_size(&mut want, max);
+                let want_size: u64 = want.iter().map(Entry::size).sum();
                 assert_eq!(l.slice(lo, hi, max).unwrap(), want, "({lo},{hi},{max})");
+                // The sized variant returns the same entries and their
+                // total encoded size (what appends and the applying budget
+                // count without measuring the entries again).
+                let (got, got_size) = l.slice_sized(lo, hi, max).unwrap();
+                assert_eq!((got, got_size), (want, want_size), "({lo},{hi},{max})");
             }
         }
     }
