@@ -14,7 +14,7 @@ use crate::eraftpb::{
 };
 use crate::errors::{Error, Result};
 use crate::proto_ext::{is_local_msg, is_response_msg, ConfChangeI};
-use crate::raft::{is_local_msg_target, Raft, SoftState, StateRole, StepHook};
+use crate::raft::{is_local_msg_target, Raft, SoftState, StateRole, StepHook, StepsOnAdvance};
 use crate::read_only::ReadState;
 use crate::ready::{must_sync, Ready};
 use crate::status::{PeerProgress, Status};
@@ -49,11 +49,11 @@ pub struct RawNode<S: Storage> {
     pub(crate) raft: Raft<S>,
     prev_soft_state: SoftState,
     prev_hard_state: HardState,
-    /// What `advance` must step into the node to acknowledge the Readys
-    /// handed out: self-acks of appended entries, the storage append
-    /// response, the apply response (etcd's `stepsOnAdvance`). A further
-    /// `ready` is refused while this is not empty.
-    steps_on_advance: Vec<Message>,
+    /// What `advance` must do to acknowledge the Readys handed out: step
+    /// the self-acks of appended entries and the storage append response,
+    /// then acknowledge the applied entries (etcd's `stepsOnAdvance`). A
+    /// further `ready` is refused while this is not empty.
+    steps_on_advance: StepsOnAdvance,
     /// At least one Ready was handed out since the last `advance` (so an
     /// `advance` has something to acknowledge, even when it steps nothing).
     ready_outstanding: bool,
@@ -75,7 +75,7 @@ impl<S: Storage> RawNode<S> {
             raft,
             prev_soft_state,
             prev_hard_state,
-            steps_on_advance: Vec::new(),
+            steps_on_advance: StepsOnAdvance::default(),
             ready_outstanding: false,
             ticks_awaiting_advance: 0,
             async_storage_writes: config.async_storage_writes,
@@ -418,7 +418,7 @@ impl<S: Storage> RawNode<S> {
         if !self.async_storage_writes {
             // `steps_on_advance` is empty here: `ready` refuses to hand out
             // a Ready otherwise.
-            self.steps_on_advance = self.raft.take_steps_on_advance(rd);
+            self.steps_on_advance = self.raft.take_steps_on_advance(rd, committed_size);
             self.ready_outstanding = true;
         }
         self.raft.outbox.clear();
@@ -455,10 +455,13 @@ impl<S: Storage> RawNode<S> {
         self.ticks_awaiting_advance = 0;
         let steps = std::mem::take(&mut self.steps_on_advance);
         self.guarded(|r| {
-            for m in steps {
-                // Errors of these internal acknowledgements are not the
-                // caller's (etcd ignores them too); faults still surface.
+            // Errors of these internal acknowledgements are not the
+            // caller's (etcd ignores them too); faults still surface.
+            for m in steps.msgs {
                 let _ = r.step(m);
+            }
+            if let Some(ack) = steps.applied {
+                let _ = r.ack_applied(ack);
             }
             Ok(())
         })

@@ -34,6 +34,7 @@ mod tick;
 
 pub(crate) use membership::conf_change_to_msg;
 pub use outbox::Outbox;
+pub(crate) use outbox::StepsOnAdvance;
 
 use std::fmt;
 use std::sync::Arc;

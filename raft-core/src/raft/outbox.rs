@@ -21,6 +21,8 @@
 
 use super::{log, Raft, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 use crate::eraftpb::{Entry, Message, MessageType};
+
+use crate::proto_ext::payloads_size;
 use crate::ready::Ready;
 use crate::storage::Storage;
 
@@ -291,17 +293,75 @@ impl<S: Storage> Raft<S> {
     }
 
     /// Without async storage writes, once a Ready is accepted: what
-    /// `advance` steps to acknowledge it (etcd's `stepsOnAdvance`): the
+    /// `advance` does to acknowledge it (etcd's `stepsOnAdvance`): step the
     /// self-addressed after-append messages (the others went into the
-    /// Ready), the acknowledgement of its entries and snapshot, and that of
-    /// its committed entries.
-    pub(crate) fn take_steps_on_advance(&mut self, rd: &Ready) -> Vec<Message> {
-        let mut steps = std::mem::take(&mut self.outbox.msgs_after_append);
-        steps.extend(self.storage_append_resp_msg(rd));
-        if !rd.committed_entries.is_empty() {
-            steps.push(self.storage_apply_resp_msg(&rd.committed_entries));
-        }
-        steps
+    /// Ready) and the acknowledgement of its entries and snapshot, then
+    /// acknowledge its committed entries, whose encoded size is
+    /// `committed_size`.
+    pub(crate) fn take_steps_on_advance(
+        &mut self,
+        rd: &Ready,
+        committed_size: u64,
+    ) -> StepsOnAdvance {
+        let mut msgs = std::mem::take(&mut self.outbox.msgs_after_append);
+        msgs.extend(self.storage_append_resp_msg(rd));
+        let applied = rd.committed_entries.last().map(|last| AppliedAck {
+            index: last.index,
+            size: committed_size,
+            payloads: payloads_size(&rd.committed_entries),
+        });
+        StepsOnAdvance { msgs, applied }
+    }
+
+    /// Entries up to `ack.index` were applied: what a MsgStorageApplyResp
+    /// carrying them does (etcd's handling of it), from their summary.
+    pub(crate) fn ack_applied(&mut self, ack: AppliedAck) -> crate::errors::Result<()> {
+        self.applied_to(ack.index, ack.size)?;
+        self.reduce_uncommitted_size(ack.payloads);
+        Ok(())
+    }
+}
+
+/// What a MsgStorageApplyResp tells the node, reduced to what handling it
+/// needs: the last applied index and the sizes of the applied entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AppliedAck {
+    /// The index of the last applied entry.
+    pub index: u64,
+    /// The applied entries' total encoded size (the applying budget).
+    pub size: u64,
+    /// Their total payload size (the uncommitted-size budget).
+    pub payloads: u64,
+}
+
+impl AppliedAck {
+    /// The acknowledgement of `ents` (none when it is empty).
+    pub(crate) fn of(ents: &[Entry]) -> Option<AppliedAck> {
+        ents.last().map(|last| AppliedAck {
+            index: last.index,
+            size: ents.iter().map(Entry::size).sum(),
+            payloads: payloads_size(ents),
+        })
+    }
+}
+
+/// What `advance` does for an accepted Ready without async storage writes.
+/// etcd steps a MsgStorageApplyResp carrying a copy of the committed
+/// entries; here the acknowledgement is summarised when the Ready is
+/// handed out, so no entry is copied or measured again.
+#[derive(Debug, Default)]
+pub(crate) struct StepsOnAdvance {
+    /// Stepped first, in order: the self-addressed after-append messages
+    /// and the storage append response.
+    pub msgs: Vec<Message>,
+    /// Then the committed entries' acknowledgement.
+    pub applied: Option<AppliedAck>,
+}
+
+impl StepsOnAdvance {
+    /// True when `advance` has nothing to do.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.msgs.is_empty() && self.applied.is_none()
     }
 }
 

@@ -148,12 +148,10 @@ impl<S: Storage> Raft<S> {
                 Ok(())
             }
             MessageType::MsgStorageApplyResp => {
-                if let Some(last) = m.entries.last() {
-                    let size: u64 = m.entries.iter().map(|e| e.size()).sum();
-                    self.applied_to(last.index, size)?;
-                    self.reduce_uncommitted_size(crate::proto_ext::payloads_size(&m.entries));
+                match super::outbox::AppliedAck::of(&m.entries) {
+                    Some(ack) => self.ack_applied(ack),
+                    None => Ok(()),
                 }
-                Ok(())
             }
             MessageType::MsgVote | MessageType::MsgPreVote => {
                 self.handle_vote_request(m);
