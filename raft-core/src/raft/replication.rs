@@ -132,6 +132,16 @@ impl<S: Storage> Raft<S> {
         if paused {
             return false;
         }
+        if !send_if_empty
+            && ((state == ProgressState::Replicate && inflights_full)
+                || next == self.raft_log.last_index().saturating_add(1))
+        {
+            // Nothing would go: no entries are read with the window full,
+            // and none are left past the last index. Decided before the
+            // term lookup and the read (this is how `flush_appends` finds
+            // the end of every peer's loop).
+            return false;
+        }
         let prev_index = next - 1;
         let prev_term = match self.raft_log.term(prev_index) {
             Ok(t) => t,
