@@ -32,6 +32,19 @@ pub fn check(what: &str, v: u64) -> Result<()> {
 /// entries and its snapshot. The responses of a local storage message are
 /// checked when they are stepped.
 pub fn check_message(m: &Message) -> Result<()> {
+    // A value is above the bound exactly when its top bit is set (the
+    // bound is 2^63 - 1), so one OR over every term and index tells
+    // whether any is: a few instructions per entry on the path every
+    // message takes. Only then are the fields looked at one by one.
+    const _: () = assert!(MAX_TERM_OR_INDEX == u64::MAX >> 1);
+    let mut any = m.term | m.log_term | m.index | m.commit | m.reject_hint;
+    any |= m.entries.iter().fold(0, |acc, e| acc | e.index | e.term);
+    if let Some(s) = &m.snapshot {
+        any |= s.metadata.index | s.metadata.term;
+    }
+    if any <= MAX_TERM_OR_INDEX {
+        return Ok(());
+    }
     let t = m.msg_type();
     // The message is named only when a value is refused: formatting it for
     // every field of every message stepped was most of a step's cost.
@@ -67,6 +80,22 @@ mod tests {
         assert!(check("x", MAX_TERM_OR_INDEX).is_ok());
         let e = check("x", MAX_TERM_OR_INDEX + 1).unwrap_err();
         assert!(e.to_string().contains("x 9223372036854775808"), "{e}");
+    }
+
+    #[test]
+    fn a_message_at_the_bound_is_accepted_and_one_past_it_anywhere_refused() {
+        let at = MAX_TERM_OR_INDEX;
+        let mut m = Message::with_type(MessageType::MsgApp);
+        (m.term, m.log_term, m.index, m.commit, m.reject_hint) = (at, at, at, at, at);
+        m.entries = (0..5).map(|_| Entry::new(at, at, Vec::new())).collect();
+        let mut s = Snapshot::default();
+        (s.metadata.index, s.metadata.term) = (at, at);
+        m.snapshot = Some(Box::new(s));
+        assert!(check_message(&m).is_ok());
+        // One past the bound in the last entry only.
+        m.entries[4].index = at + 1;
+        let e = check_message(&m).unwrap_err();
+        assert!(e.to_string().contains("entry index"), "{e}");
     }
 
     #[test]
