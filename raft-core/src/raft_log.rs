@@ -297,7 +297,7 @@ impl<S: Storage> RaftLog<S> {
         index: u64,
         log_term: u64,
         committed: u64,
-        ents: &[Entry],
+        mut ents: Vec<Entry>,
     ) -> Result<Option<u64>> {
         if !self.match_term(index, log_term) {
             return Ok(None);
@@ -309,10 +309,10 @@ impl<S: Storage> RaftLog<S> {
                     first.index, index
                 )));
             }
-            check_consecutive(ents)?;
+            check_consecutive(&ents)?;
         }
         let last_new = index + ents.len() as u64;
-        let ci = self.find_conflict(ents);
+        let ci = self.find_conflict(&ents);
         if ci != 0 {
             if ci <= self.committed {
                 return Err(Error::Invariant(format!(
@@ -320,9 +320,11 @@ impl<S: Storage> RaftLog<S> {
                     ci, self.committed
                 )));
             }
-            // ents[0].index == index + 1 and ci is the index of one of them.
+            // ents[0].index == index + 1 and ci is the index of one of them:
+            // the entries from there on move into the log.
             let start = (ci - (index + 1)) as usize;
-            self.append(&ents[start..])?;
+            ents.drain(..start);
+            self.append(ents)?;
         }
         self.commit_to(committed.min(last_new))?;
         Ok(Some(last_new))
@@ -333,7 +335,7 @@ impl<S: Storage> RaftLog<S> {
     ///
     /// Returns [`Error::Invariant`] (log unchanged) when that would replace
     /// a committed entry, leave a gap, or the entries are not consecutive.
-    pub fn append(&mut self, ents: &[Entry]) -> Result<u64> {
+    pub fn append(&mut self, ents: Vec<Entry>) -> Result<u64> {
         let Some(first) = ents.first() else {
             return Ok(self.last_index());
         };

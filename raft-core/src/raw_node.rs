@@ -145,8 +145,9 @@ impl<S: Storage> RawNode<S> {
                     e
                 })
                 .collect();
-            r.raft_log.append(&ents)?;
-            r.raft_log.committed = ents.len() as u64;
+            let n = ents.len() as u64;
+            r.raft_log.append(ents)?;
+            r.raft_log.committed = n;
             for id in peers {
                 let mut cc = ConfChange {
                     node_id: *id,

@@ -264,7 +264,7 @@ impl<S: Storage> Raft<S> {
     }
 
     /// The step function of candidates and pre-candidates.
-    pub(crate) fn step_candidate(&mut self, m: Message) -> Result<()> {
+    pub(crate) fn step_candidate(&mut self, mut m: Message) -> Result<()> {
         let my_vote_resp = if self.state == StateRole::PreCandidate {
             MessageType::MsgPreVoteResp
         } else {
@@ -277,7 +277,7 @@ impl<S: Storage> Raft<S> {
             }
             MessageType::MsgApp => {
                 self.become_follower(m.term, m.from);
-                self.handle_append_entries(&m);
+                self.handle_append_entries(&mut m);
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(m.term, m.from);

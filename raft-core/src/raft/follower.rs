@@ -31,7 +31,7 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgApp => {
                 self.election_elapsed = 0;
                 self.leader_id = m.from;
-                self.handle_append_entries(&m);
+                self.handle_append_entries(&mut m);
             }
             MessageType::MsgHeartbeat => {
                 self.election_elapsed = 0;

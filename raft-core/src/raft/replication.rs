@@ -87,7 +87,7 @@ impl<S: Storage> Raft<S> {
             );
             return false;
         }
-        let li = match self.raft_log.append(&es) {
+        let li = match self.raft_log.append(es) {
             Ok(li) => li,
             Err(e) => {
                 log!(
@@ -240,7 +240,7 @@ impl<S: Storage> Raft<S> {
     }
 
     /// Follower side of MsgApp.
-    pub(crate) fn handle_append_entries(&mut self, m: &Message) {
+    pub(crate) fn handle_append_entries(&mut self, m: &mut Message) {
         if m.index < self.raft_log.committed {
             let committed = self.raft_log.committed;
             self.send(Message {
@@ -252,7 +252,7 @@ impl<S: Storage> Raft<S> {
         }
         match self
             .raft_log
-            .maybe_append(m.index, m.log_term, m.commit, &m.entries)
+            .maybe_append(m.index, m.log_term, m.commit, std::mem::take(&mut m.entries))
         {
             Ok(Some(last)) => {
                 self.send(Message {
