@@ -264,7 +264,7 @@ impl<S: Storage> Raft<S> {
     }
 
     /// The step function of candidates and pre-candidates.
-    pub(crate) fn step_candidate(&mut self, mut m: Message) -> Result<()> {
+    pub(crate) fn step_candidate(&mut self, m: &mut Message) -> Result<()> {
         let my_vote_resp = if self.state == StateRole::PreCandidate {
             MessageType::MsgPreVoteResp
         } else {
@@ -277,15 +277,15 @@ impl<S: Storage> Raft<S> {
             }
             MessageType::MsgApp => {
                 self.become_follower(m.term, m.from);
-                self.handle_append_entries(&mut m);
+                self.handle_append_entries(m);
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(m.term, m.from);
-                self.handle_heartbeat(m);
+                self.handle_heartbeat(std::mem::take(m));
             }
             MessageType::MsgSnap => {
                 self.become_follower(m.term, m.from);
-                self.handle_snapshot(m);
+                self.handle_snapshot(std::mem::take(m));
             }
             _ if t == my_vote_resp => {
                 let (gr, rj, res) = self.poll(m.from, t, !m.reject);

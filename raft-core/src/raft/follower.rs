@@ -9,7 +9,7 @@ use crate::read_only::ReadState;
 use crate::storage::Storage;
 
 impl<S: Storage> Raft<S> {
-    pub(crate) fn step_follower(&mut self, mut m: Message) -> Result<()> {
+    pub(crate) fn step_follower(&mut self, m: &mut Message) -> Result<()> {
         match m.msg_type() {
             MessageType::MsgProp => {
                 if self.leader_id == INVALID_ID {
@@ -26,22 +26,22 @@ impl<S: Storage> Raft<S> {
                     return Err(Error::ProposalDropped);
                 }
                 m.to = self.leader_id;
-                self.send(m);
+                self.send(std::mem::take(m));
             }
             MessageType::MsgApp => {
                 self.election_elapsed = 0;
                 self.leader_id = m.from;
-                self.handle_append_entries(&mut m);
+                self.handle_append_entries(m);
             }
             MessageType::MsgHeartbeat => {
                 self.election_elapsed = 0;
                 self.leader_id = m.from;
-                self.handle_heartbeat(m);
+                self.handle_heartbeat(std::mem::take(m));
             }
             MessageType::MsgSnap => {
                 self.election_elapsed = 0;
                 self.leader_id = m.from;
-                self.handle_snapshot(m);
+                self.handle_snapshot(std::mem::take(m));
             }
             MessageType::MsgTransferLeader => {
                 if self.leader_id == INVALID_ID {
@@ -55,7 +55,7 @@ impl<S: Storage> Raft<S> {
                     return Ok(());
                 }
                 m.to = self.leader_id;
-                self.send(m);
+                self.send(std::mem::take(m));
             }
             MessageType::MsgForgetLeader => {
                 if self.read_only.option == crate::config::ReadOnlyOption::LeaseBased {
@@ -101,7 +101,7 @@ impl<S: Storage> Raft<S> {
                     return Ok(());
                 }
                 m.to = self.leader_id;
-                self.send(m);
+                self.send(std::mem::take(m));
             }
             MessageType::MsgReadIndexResp => {
                 if m.entries.len() != 1 {

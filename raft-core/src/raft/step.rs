@@ -12,7 +12,7 @@ use crate::storage::Storage;
 
 impl<S: Storage> Raft<S> {
     /// The entry point for every message (etcd's `Step`).
-    pub fn step(&mut self, m: Message) -> Result<()> {
+    pub fn step(&mut self, mut m: Message) -> Result<()> {
         let t = m.msg_type();
         // Terms and indexes near 2^64 would wrap the arithmetic on them.
         crate::bounds::check_message(&m)?;
@@ -157,13 +157,16 @@ impl<S: Storage> Raft<S> {
                 self.handle_vote_request(m);
                 Ok(())
             }
-            _ => self.step_role(m),
+            _ => self.step_role(&mut m),
         }
     }
 
-    pub(crate) fn step_role(&mut self, m: Message) -> Result<()> {
+    /// The role's step function for `m`; those that keep the message or
+    /// its parts take them out of it. By reference: a message is large, and
+    /// moving it through each call cost a copy of it per call.
+    pub(crate) fn step_role(&mut self, m: &mut Message) -> Result<()> {
         if let Some(mut hook) = self.step_hook.take() {
-            let res = hook(&m);
+            let res = hook(m);
             if self.step_hook.is_none() {
                 self.step_hook = Some(hook);
             }
@@ -177,7 +180,7 @@ impl<S: Storage> Raft<S> {
     }
 
     /// The leader's step function (etcd's `stepLeader`).
-    fn step_leader(&mut self, m: Message) -> Result<()> {
+    fn step_leader(&mut self, m: &mut Message) -> Result<()> {
         match m.msg_type() {
             MessageType::MsgBeat => {
                 self.bcast_heartbeat();
@@ -187,9 +190,9 @@ impl<S: Storage> Raft<S> {
                 self.check_quorum_step_down();
                 return Ok(());
             }
-            MessageType::MsgProp => return self.handle_proposal(m),
+            MessageType::MsgProp => return self.handle_proposal(std::mem::take(m)),
             MessageType::MsgReadIndex => {
-                self.handle_read_index_request(m);
+                self.handle_read_index_request(std::mem::take(m));
                 return Ok(());
             }
             MessageType::MsgForgetLeader => return Ok(()),
@@ -206,11 +209,11 @@ impl<S: Storage> Raft<S> {
             return Ok(());
         }
         match m.msg_type() {
-            MessageType::MsgAppResp => self.handle_append_response(&m)?,
-            MessageType::MsgHeartbeatResp => self.handle_heartbeat_response(&m),
-            MessageType::MsgSnapStatus => self.handle_snapshot_status(&m),
+            MessageType::MsgAppResp => self.handle_append_response(m)?,
+            MessageType::MsgHeartbeatResp => self.handle_heartbeat_response(m),
+            MessageType::MsgSnapStatus => self.handle_snapshot_status(m),
             MessageType::MsgUnreachable => self.handle_unreachable(m.from),
-            MessageType::MsgTransferLeader => self.handle_transfer_leader(&m),
+            MessageType::MsgTransferLeader => self.handle_transfer_leader(m),
             _ => {}
         }
         Ok(())
