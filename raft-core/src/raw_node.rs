@@ -252,7 +252,8 @@ impl<S: Storage> RawNode<S> {
         {
             return Err(Error::StepPeerNotFound);
         }
-        self.guarded(|r| r.step(m))
+        let mut m = m;
+        self.guarded(|r| r.step_in_place(&mut m))
     }
 
     /// Requests a linearizable read; the answer comes as a ReadState with

@@ -12,10 +12,18 @@ use crate::storage::Storage;
 
 impl<S: Storage> Raft<S> {
     /// The entry point for every message (etcd's `Step`).
+    #[inline]
     pub fn step(&mut self, mut m: Message) -> Result<()> {
+        self.step_in_place(&mut m)
+    }
+
+    /// [`step`](Self::step) on a message the caller owns; what is kept of
+    /// it is taken out. `RawNode::step` calls this: passing the message by
+    /// value through each call copied it every time.
+    pub(crate) fn step_in_place(&mut self, m: &mut Message) -> Result<()> {
         let t = m.msg_type();
         // Terms and indexes near 2^64 would wrap the arithmetic on them.
-        crate::bounds::check_message(&m)?;
+        crate::bounds::check_message(m)?;
         if m.term == 0 && super::always_carries_term(t) && m.from != self.id {
             // Peers always send these with their term. Without one the
             // message would be taken for a local one of the current term:
@@ -154,10 +162,10 @@ impl<S: Storage> Raft<S> {
                 }
             }
             MessageType::MsgVote | MessageType::MsgPreVote => {
-                self.handle_vote_request(m);
+                self.handle_vote_request(std::mem::take(m));
                 Ok(())
             }
-            _ => self.step_role(&mut m),
+            _ => self.step_role(m),
         }
     }
 
