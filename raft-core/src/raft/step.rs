@@ -45,7 +45,7 @@ impl<S: Storage> Raft<S> {
                 if !force && in_lease {
                     self.log_vote_decision(
                         "ignored",
-                        &m,
+                        m,
                         format_args!(
                             ": lease is not expired (remaining ticks: {})",
                             self.election_timeout - self.election_elapsed
@@ -100,7 +100,7 @@ impl<S: Storage> Raft<S> {
                 // stale votes; then a voter with an outdated configuration
                 // that keeps raising its term can starve a candidate it never
                 // contacts, and the cluster never elects a leader.
-                self.log_vote_decision("rejected", &m, format_args!(""));
+                self.log_vote_decision("rejected", m, format_args!(""));
                 self.send(Message {
                     to: m.from,
                     term: self.term,
