@@ -462,6 +462,9 @@ impl<S: Storage> RawNode<S> {
             for m in steps.msgs {
                 let _ = r.step(m);
             }
+            if let Some(ack) = steps.appended {
+                let _ = r.ack_appended(ack);
+            }
             if let Some(ack) = steps.applied {
                 let _ = r.ack_applied(ack);
             }

@@ -4,27 +4,14 @@
 
 mod common;
 
-use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use common::CaptureLogger;
 use raft_core::eraftpb::{Message, MessageType};
-use raft_core::logger::{Level, Logger};
+use raft_core::logger::Level;
 use raft_core::{Error, MemoryStorage, RawNode, ADVANCE_WARNING_ELECTIONS};
 
-/// Keeps every warning (and worse) it is given.
-#[derive(Default)]
-struct Capture(Mutex<Vec<String>>);
-
-impl Logger for Capture {
-    fn enabled(&self, level: Level) -> bool {
-        level >= Level::Warn
-    }
-    fn log(&self, _: Level, msg: fmt::Arguments<'_>) {
-        self.0.lock().unwrap().push(msg.to_string());
-    }
-}
-
-fn node(id: u64, logger: Arc<Capture>) -> RawNode<MemoryStorage> {
+fn node(id: u64, logger: Arc<CaptureLogger>) -> RawNode<MemoryStorage> {
     let mut cfg = common::config(id, 10, 1);
     cfg.logger = logger;
     let mut n = RawNode::new(&cfg, MemoryStorage::new()).unwrap();
@@ -43,7 +30,7 @@ fn heartbeat(from: u64, to: u64) -> Message {
 
 #[test]
 fn step_refuses_a_message_addressed_to_another_node() {
-    let mut n = node(1, Arc::default());
+    let mut n = node(1, CaptureLogger::at(Level::Warn));
     let before = n.raft.term;
     match n.step(heartbeat(3, 2)) {
         Err(Error::Misuse(msg)) => {
@@ -61,7 +48,7 @@ fn step_refuses_a_message_addressed_to_another_node() {
 
 #[test]
 fn step_accepts_messages_to_this_node_and_to_zero() {
-    let mut n = node(1, Arc::default());
+    let mut n = node(1, CaptureLogger::at(Level::Warn));
     n.step(heartbeat(3, 1)).unwrap();
     assert_eq!(n.raft.term, 5);
     assert_eq!(n.raft.leader_id, 3);
@@ -76,7 +63,7 @@ fn step_accepts_messages_to_this_node_and_to_zero() {
 
 #[test]
 fn a_ready_never_advanced_makes_tick_warn() {
-    let log = Arc::new(Capture::default());
+    let log = CaptureLogger::at(Level::Warn);
     let mut n = node(1, log.clone());
     let rd = n.ready().unwrap();
     assert!(!rd.committed_entries.is_empty());
@@ -84,16 +71,15 @@ fn a_ready_never_advanced_makes_tick_warn() {
     for _ in 0..period - 1 {
         n.tick();
     }
-    let says_advance = |l: &Arc<Capture>| {
-        l.0.lock()
-            .unwrap()
+    let says_advance = |l: &Arc<CaptureLogger>| {
+        l.lines()
             .iter()
             .filter(|m| m.contains("advance has not been called"))
             .count()
     };
     assert_eq!(says_advance(&log), 0, "warned too early");
     n.tick();
-    assert_eq!(says_advance(&log), 1, "{:?}", log.0.lock().unwrap());
+    assert_eq!(says_advance(&log), 1, "{:?}", log.lines());
     // After advance the count starts again from zero.
     n.advance().unwrap();
     for _ in 0..period {
@@ -104,7 +90,7 @@ fn a_ready_never_advanced_makes_tick_warn() {
 
 #[test]
 fn the_warning_period_does_not_overflow_for_the_largest_election_tick() {
-    let log = Arc::new(Capture::default());
+    let log = CaptureLogger::at(Level::Warn);
     // The largest value the config accepts; the period is twice that.
     let mut cfg = common::config(1, usize::MAX / 2, 1);
     cfg.logger = log.clone();
@@ -114,5 +100,5 @@ fn the_warning_period_does_not_overflow_for_the_largest_election_tick() {
     for _ in 0..100 {
         n.tick();
     }
-    assert!(log.0.lock().unwrap().is_empty());
+    assert!(log.lines().is_empty());
 }

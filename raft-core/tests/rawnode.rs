@@ -597,3 +597,44 @@ fn advance_acknowledges_every_ready_handed_out() {
     raw.advance().unwrap();
     assert!(matches!(raw.advance(), Err(Error::Misuse(_))));
 }
+
+/// A Ready's entries are acknowledged at `advance` only if the node is
+/// still in the term the Ready was handed out in (etcd ignores a
+/// MsgStorageAppendResp from an older term: the entries it names may have
+/// been replaced since). `advance` applies that acknowledgement from a
+/// summary rather than a message; the check must hold there too.
+#[test]
+fn advance_ignores_the_entries_of_a_ready_from_an_older_term() {
+    let log = CaptureLogger::at(raft_core::logger::Level::Info);
+    let s = storage_with_voters(&[1]);
+    let mut cfg = config(1, 10, 1);
+    cfg.logger = log.clone();
+    let mut raw = RawNode::new(&cfg, s.clone()).unwrap();
+    raw.campaign().unwrap();
+    drain_ready(&mut raw, &s);
+    assert_eq!(raw.raft.state, StateRole::Leader);
+    let term = raw.raft.term;
+
+    // Same term: the entries are acknowledged, nothing is ignored.
+    raw.propose(b"same term".to_vec()).unwrap();
+    step_ready(&mut raw, &s);
+    let ignored = |log: &CaptureLogger| {
+        log.lines()
+            .iter()
+            .filter(|l| l.contains("ignored entry appends"))
+            .count()
+    };
+    assert_eq!(ignored(&log), 0, "{:?}", log.lines());
+
+    // A newer term arrives between the Ready and its advance.
+    raw.propose(b"older term".to_vec()).unwrap();
+    let rd = raw.ready().unwrap();
+    assert_eq!(rd.entries.len(), 1);
+    let mut hb = msg(MessageType::MsgHeartbeat, 2, 1, term + 1);
+    hb.commit = 0;
+    raw.step(hb).unwrap();
+    assert_eq!(raw.raft.state, StateRole::Follower);
+    persist(&s, &rd);
+    raw.advance().unwrap();
+    assert_eq!(ignored(&log), 1, "{:?}", log.lines());
+}

@@ -246,27 +246,70 @@ impl<S: Storage> Raft<S> {
         Some(m)
     }
 
-    /// The acknowledgement of a Ready's entries and snapshot once persisted
-    /// (etcd's `newStorageAppendRespMsg`); `None` when it has neither.
-    fn storage_append_resp_msg(&self, rd: &Ready) -> Option<Message> {
+    /// What acknowledges a Ready's entries and snapshot once persisted;
+    /// `None` when it has neither (etcd's `needStorageAppendRespMsg`).
+    fn storage_append_ack(&self, rd: &Ready) -> Option<AppendedAck> {
         let has_ents = self.raft_log.has_next_or_in_progress_unstable_ents();
         if !has_ents && rd.snapshot.is_empty() {
             return None;
         }
+        let (log_term, index) = if has_ents {
+            self.raft_log.last_entry_id()
+        } else {
+            (0, 0)
+        };
+        Some(AppendedAck {
+            term: self.term,
+            index,
+            log_term,
+            snapshot_index: (!rd.snapshot.is_empty()).then_some(rd.snapshot.metadata.index),
+        })
+    }
+
+    /// The acknowledgement of a Ready's entries and snapshot once persisted
+    /// as a message (etcd's `newStorageAppendRespMsg`); `None` when it has
+    /// neither.
+    fn storage_append_resp_msg(&self, rd: &Ready) -> Option<Message> {
+        let ack = self.storage_append_ack(rd)?;
         let mut m = Message {
             to: self.id,
             from: LOCAL_APPEND_THREAD,
-            term: self.term,
+            term: ack.term,
+            index: ack.index,
+            log_term: ack.log_term,
             ..Message::with_type(MessageType::MsgStorageAppendResp)
         };
-        if has_ents {
-            m.index = self.raft_log.last_index();
-            m.log_term = self.raft_log.last_term();
-        }
-        if !rd.snapshot.is_empty() {
+        if ack.snapshot_index.is_some() {
             m.snapshot = Some(Box::new(rd.snapshot.clone()));
         }
         Some(m)
+    }
+
+    /// Entries up to `(ack.log_term, ack.index)` and the snapshot at
+    /// `ack.snapshot_index` are persisted: what a MsgStorageAppendResp
+    /// carrying them does (etcd's handling of it). One from an older term
+    /// only counts for its snapshot: the entries it names may have been
+    /// replaced since.
+    pub(crate) fn ack_appended(&mut self, ack: AppendedAck) -> crate::errors::Result<()> {
+        if ack.term != 0 && ack.term < self.term {
+            if ack.index != 0 {
+                log!(
+                    self,
+                    Info,
+                    "{:x} [term: {}] ignored entry appends from a {:?} message with lower term [term: {}]",
+                    self.id,
+                    self.term,
+                    MessageType::MsgStorageAppendResp,
+                    ack.term
+                );
+            }
+        } else if ack.index != 0 {
+            self.raft_log.stable_to(ack.index, ack.log_term);
+        }
+        match ack.snapshot_index {
+            Some(i) => self.applied_snap(i),
+            None => Ok(()),
+        }
     }
 
     /// With async storage writes: the MsgStorageApply for committed entries,
@@ -303,14 +346,18 @@ impl<S: Storage> Raft<S> {
         rd: &Ready,
         committed_size: u64,
     ) -> StepsOnAdvance {
-        let mut msgs = std::mem::take(&mut self.outbox.msgs_after_append);
-        msgs.extend(self.storage_append_resp_msg(rd));
+        let msgs = std::mem::take(&mut self.outbox.msgs_after_append);
+        let appended = self.storage_append_ack(rd);
         let applied = rd.committed_entries.last().map(|last| AppliedAck {
             index: last.index,
             size: committed_size,
             payloads: payloads_size(&rd.committed_entries),
         });
-        StepsOnAdvance { msgs, applied }
+        StepsOnAdvance {
+            msgs,
+            appended,
+            applied,
+        }
     }
 
     /// Entries up to `ack.index` were applied: what a MsgStorageApplyResp
@@ -319,6 +366,33 @@ impl<S: Storage> Raft<S> {
         self.applied_to(ack.index, ack.size)?;
         self.reduce_uncommitted_size(ack.payloads);
         Ok(())
+    }
+}
+
+/// What a MsgStorageAppendResp tells the node: the term it was made in,
+/// the last persisted entry (index 0 when none) and the persisted
+/// snapshot's index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AppendedAck {
+    /// The term of the node when the Ready was handed out (0: local).
+    pub term: u64,
+    /// The index of the last persisted entry, 0 when the Ready had none.
+    pub index: u64,
+    /// That entry's term.
+    pub log_term: u64,
+    /// The index of the persisted snapshot, if the Ready had one.
+    pub snapshot_index: Option<u64>,
+}
+
+impl AppendedAck {
+    /// What the MsgStorageAppendResp `m` tells.
+    pub(crate) fn of(m: &Message) -> AppendedAck {
+        AppendedAck {
+            term: m.term,
+            index: m.index,
+            log_term: m.log_term,
+            snapshot_index: m.snapshot.as_ref().map(|s| s.metadata.index),
+        }
     }
 }
 
@@ -345,23 +419,26 @@ impl AppliedAck {
     }
 }
 
-/// What `advance` does for an accepted Ready without async storage writes.
-/// etcd steps a MsgStorageApplyResp carrying a copy of the committed
-/// entries; here the acknowledgement is summarised when the Ready is
-/// handed out, so no entry is copied or measured again.
+/// What `advance` does for an accepted Ready without async storage writes,
+/// in etcd's order. etcd steps a MsgStorageAppendResp and a
+/// MsgStorageApplyResp (the latter carrying a copy of the committed
+/// entries); here both acknowledgements are summarised when the Ready is
+/// handed out and applied directly, as stepping them would, so no message
+/// is built and no entry is copied or measured again.
 #[derive(Debug, Default)]
 pub(crate) struct StepsOnAdvance {
-    /// Stepped first, in order: the self-addressed after-append messages
-    /// and the storage append response.
+    /// Stepped first, in order: the self-addressed after-append messages.
     pub msgs: Vec<Message>,
-    /// Then the committed entries' acknowledgement.
+    /// Then the acknowledgement of the persisted entries and snapshot.
+    pub appended: Option<AppendedAck>,
+    /// Then that of the applied committed entries.
     pub applied: Option<AppliedAck>,
 }
 
 impl StepsOnAdvance {
     /// True when `advance` has nothing to do.
     pub(crate) fn is_empty(&self) -> bool {
-        self.msgs.is_empty() && self.applied.is_none()
+        self.msgs.is_empty() && self.appended.is_none() && self.applied.is_none()
     }
 }
 

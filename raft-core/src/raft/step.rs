@@ -7,6 +7,7 @@
 
 use super::{log, CampaignType, Raft, StateRole, CAMPAIGN_TRANSFER, INVALID_ID};
 use crate::eraftpb::{Message, MessageType};
+use super::outbox::{AppendedAck, AppliedAck};
 use crate::errors::{Error, Result};
 use crate::storage::Storage;
 
@@ -108,20 +109,9 @@ impl<S: Storage> Raft<S> {
                     ..Message::with_type(crate::proto_ext::vote_resp_msg_type(t))
                 });
             } else if t == MessageType::MsgStorageAppendResp {
-                if m.index != 0 {
-                    log!(
-                        self,
-                        Info,
-                        "{:x} [term: {}] ignored entry appends from a {:?} message with lower term [term: {}]",
-                        self.id,
-                        self.term,
-                        t,
-                        m.term
-                    );
-                }
-                if let Some(s) = &m.snapshot {
-                    self.applied_snap(s.metadata.index)?;
-                }
+                // An acknowledgement from an older term: `ack_appended`
+                // ignores its entries and keeps its snapshot.
+                self.ack_appended(AppendedAck::of(m))?;
             } else {
                 log!(
                     self,
@@ -146,17 +136,9 @@ impl<S: Storage> Raft<S> {
                 }
                 Ok(())
             }
-            MessageType::MsgStorageAppendResp => {
-                if m.index != 0 {
-                    self.raft_log.stable_to(m.index, m.log_term);
-                }
-                if let Some(s) = &m.snapshot {
-                    self.applied_snap(s.metadata.index)?;
-                }
-                Ok(())
-            }
+            MessageType::MsgStorageAppendResp => self.ack_appended(AppendedAck::of(m)),
             MessageType::MsgStorageApplyResp => {
-                match super::outbox::AppliedAck::of(&m.entries) {
+                match AppliedAck::of(&m.entries) {
                     Some(ack) => self.ack_applied(ack),
                     None => Ok(()),
                 }

@@ -6,14 +6,14 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use raft_core::eraftpb::{
     ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState,
     Entry, EntryType, HardState, Message, MessageType,
 };
-use raft_core::logger::NullLogger;
+use raft_core::logger::{Level, Logger, NullLogger};
 use raft_core::proto_ext::is_local_msg;
 use raft_core::{
     ConfChangeI, Config, MemoryStorage, Raft, RawNode, ReadState, Ready, SoftState, StateRole,
@@ -602,5 +602,36 @@ impl Rng {
         } else {
             Some(xs[self.below(xs.len() as u64) as usize])
         }
+    }
+}
+
+/// A logger that keeps every line at its level or above, for tests that
+/// check what a node logged.
+pub struct CaptureLogger {
+    min: Level,
+    lines: Mutex<Vec<String>>,
+}
+
+impl CaptureLogger {
+    /// A logger keeping the lines at `min` and above.
+    pub fn at(min: Level) -> Arc<CaptureLogger> {
+        Arc::new(CaptureLogger {
+            min,
+            lines: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The lines kept so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Logger for CaptureLogger {
+    fn enabled(&self, level: Level) -> bool {
+        level >= self.min
+    }
+    fn log(&self, _: Level, msg: std::fmt::Arguments<'_>) {
+        self.lines.lock().unwrap().push(msg.to_string());
     }
 }
