@@ -1,6 +1,7 @@
 //! Decodes the input as every raftpb message type. Whatever decodes must
-//! re-encode to bytes that decode to the same value, and the project's own
-//! decoders (nesting limit, conf-change entries) must not panic.
+//! re-encode to bytes that decode to the same value, the project's own
+//! decoders (nesting limit, conf-change entries) must not panic, and
+//! `decode_message` (with its specialised decoder) must agree with prost.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -26,6 +27,10 @@ fuzz_target!(|data: &[u8]| {
             checked.is_ok(),
             depth <= raft_core::message_nesting::MAX_MESSAGE_DEPTH
         );
+        // The specialised decoder behind it agrees with prost's.
+        if let Ok(c) = &checked {
+            assert_eq!(c, &m, "decode_message differs from prost");
+        }
         let _ = raft_core::bounds::check_message(&m);
     }
     if let Some(mut e) = round_trip::<Entry>(data) {

@@ -355,7 +355,7 @@ mod ours {
                 }
                 while let Some((to, buf)) = self.wire.pop_front() {
                     any = true;
-                    let m = Message::decode(bytes::Bytes::from(buf))
+                    let m = raft_core::message_nesting::decode_message_bytes(buf.into())
                         .unwrap_or_else(|e| fail(&format!("ours: undecodable message: {e}")));
                     self.nodes[to as usize - 1].raw.step(m).unwrap();
                 }

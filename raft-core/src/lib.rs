@@ -167,6 +167,7 @@ pub mod eraftpb {
 // below. Everything else is internal to the crate.
 pub mod describe;
 pub mod logger;
+mod message_fast_decode;
 pub mod message_nesting;
 pub mod storage;
 

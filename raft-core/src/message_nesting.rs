@@ -54,7 +54,21 @@ pub(crate) fn check_message_depth(m: &Message) -> Result<()> {
 /// with one codegen unit, which lets the entry decoding be inlined).
 #[inline]
 pub fn decode_message(buf: &[u8]) -> Result<Message> {
-    let m = Message::decode(bytes::Bytes::copy_from_slice(buf))?;
+    decode_message_bytes(bytes::Bytes::copy_from_slice(buf))
+}
+
+/// [`decode_message`] for bytes the caller hands over (a received buffer
+/// it no longer needs): the payloads are views into `buf`, with no copy.
+///
+/// A message of the common shape (scalars, context, entries) is read by
+/// a specialised decoder; anything else, and anything malformed, by
+/// prost, which the specialised decoder always agrees with.
+#[inline]
+pub fn decode_message_bytes(buf: bytes::Bytes) -> Result<Message> {
+    if let Some(m) = crate::message_fast_decode::decode(&buf) {
+        return Ok(m); // no responses: nothing nested to check
+    }
+    let m = Message::decode(buf)?;
     check_message_depth(&m)?;
     Ok(m)
 }

@@ -1,0 +1,320 @@
+//! A decoder for the common shape of a raftpb `Message`: its scalar
+//! fields, its context and its entries, and nothing it does not know.
+//!
+//! prost's generated decoder dispatches every field of every entry through
+//! generic code; on a follower that was most of the cost of taking in a
+//! MsgApp (issue 11). This one reads the same bytes in a straight loop.
+//! It is not a second codec: it returns `None` for anything outside that
+//! shape (a snapshot, nested responses, an unknown field, a wire type that
+//! does not match the field, a malformed varint or length), and
+//! [`decode_message`](crate::message_nesting::decode_message) then decodes
+//! with prost, which gives the value or the error. Whenever this returns a
+//! message, prost decodes the same bytes to an equal one: the tests below
+//! check that on random messages and on damaged bytes, and so does the
+//! `decode_raftpb` fuzz target.
+
+use bytes::Bytes;
+
+use crate::eraftpb::{Entry, Message};
+
+/// Protobuf wire types used by raftpb's messages.
+const VARINT: u64 = 0;
+const LEN: u64 = 2;
+
+/// A cursor over the bytes being decoded.
+struct Reader<'a> {
+    buf: &'a Bytes,
+    pos: usize,
+    end: usize,
+}
+
+impl Reader<'_> {
+    /// A base-128 varint, as prost reads it: at most ten bytes, the tenth
+    /// at most 1 (a larger one overflows 64 bits, which prost refuses).
+    #[inline(always)]
+    fn varint(&mut self) -> Option<u64> {
+        let b = &self.buf[self.pos..self.end];
+        // Keys, terms, types and short lengths: one byte.
+        if let Some(&b0) = b.first() {
+            if b0 < 0x80 {
+                self.pos += 1;
+                return Some(u64::from(b0));
+            }
+        }
+        let mut v = 0u64;
+        for (i, &byte) in b.iter().enumerate().take(10) {
+            if i == 9 && byte > 1 {
+                return None;
+            }
+            v |= u64::from(byte & 0x7f) << (7 * i);
+            if byte < 0x80 {
+                self.pos += i + 1;
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// A length prefix and the end of the bytes it covers.
+    #[inline(always)]
+    fn len_end(&mut self) -> Option<usize> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        let end = self.pos.checked_add(len)?;
+        (end <= self.end).then_some(end)
+    }
+
+    /// A length-delimited field's bytes, shared with the buffer (as prost
+    /// does when it decodes from a `Bytes`).
+    #[inline(always)]
+    fn bytes(&mut self) -> Option<Bytes> {
+        let end = self.len_end()?;
+        let b = self.buf.slice(self.pos..end);
+        self.pos = end;
+        Some(b)
+    }
+
+    /// The next field's number and wire type.
+    #[inline(always)]
+    fn key(&mut self) -> Option<(u64, u64)> {
+        let k = self.varint()?;
+        Some((k >> 3, k & 7))
+    }
+}
+
+/// One `Entry` in `r.buf[r.pos..end]`.
+#[inline(always)]
+fn entry(r: &mut Reader<'_>, end: usize) -> Option<Entry> {
+    let outer_end = std::mem::replace(&mut r.end, end);
+    let mut e = Entry::default();
+    while r.pos < r.end {
+        match r.key()? {
+            // prost reads an enum as a varint cut to 32 bits.
+            (1, VARINT) => e.entry_type = r.varint()? as i32,
+            (2, VARINT) => e.term = r.varint()?,
+            (3, VARINT) => e.index = r.varint()?,
+            (4, LEN) => e.data = Some(r.bytes()?),
+            _ => return None,
+        }
+    }
+    r.end = outer_end;
+    Some(e)
+}
+
+/// `buf` as a `Message`, when it has the common shape described at the top
+/// of this file; `None` otherwise (prost then decides).
+pub(crate) fn decode(buf: &Bytes) -> Option<Message> {
+    let mut r = Reader {
+        buf,
+        pos: 0,
+        end: buf.len(),
+    };
+    let mut m = Message::default();
+    while r.pos < r.end {
+        match r.key()? {
+            (1, VARINT) => m.msg_type = r.varint()? as i32,
+            (2, VARINT) => m.to = r.varint()?,
+            (3, VARINT) => m.from = r.varint()?,
+            (4, VARINT) => m.term = r.varint()?,
+            (5, VARINT) => m.log_term = r.varint()?,
+            (6, VARINT) => m.index = r.varint()?,
+            (7, LEN) => {
+                let start = r.pos;
+                let end = r.len_end()?;
+                if m.entries.is_empty() {
+                    // Room for as many entries as the rest would hold
+                    // were they the size of the first (bounded), instead
+                    // of growing the list step by step.
+                    let each = end - start + 1;
+                    m.entries.reserve(((r.end - start) / each).min(1024));
+                }
+                let e = entry(&mut r, end)?;
+                m.entries.push(e);
+            }
+            (8, VARINT) => m.commit = r.varint()?,
+            (10, VARINT) => m.reject = r.varint()? != 0,
+            (11, VARINT) => m.reject_hint = r.varint()?,
+            (12, LEN) => m.context = Some(r.bytes()?),
+            (13, VARINT) => m.vote = r.varint()?,
+            // 9 (snapshot), 14 (responses) and anything else: prost's.
+            _ => return None,
+        }
+    }
+    Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eraftpb::{MessageType, Snapshot};
+    use prost::Message as _;
+
+    /// A small deterministic generator (xorshift), so failures replay.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        /// A value of a random magnitude: small, large, or at the edges.
+        fn value(&mut self) -> u64 {
+            match self.below(6) {
+                0 => 0,
+                1 => self.below(200),
+                2 => self.below(1 << 20),
+                3 => u64::MAX - self.below(3),
+                4 => 1 << self.below(64),
+                _ => self.next(),
+            }
+        }
+        fn bytes(&mut self) -> Bytes {
+            let n = match self.below(4) {
+                0 => 0,
+                1 => self.below(8),
+                2 => self.below(200),
+                _ => self.below(5000),
+            };
+            (0..n)
+                .map(|_| self.next() as u8)
+                .collect::<Vec<u8>>()
+                .into()
+        }
+    }
+
+    fn random_message(g: &mut Rng) -> Message {
+        let mut m = Message {
+            msg_type: g.below(30) as i32 - 3,
+            to: g.value(),
+            from: g.value(),
+            term: g.value(),
+            log_term: g.value(),
+            index: g.value(),
+            commit: g.value(),
+            reject: g.below(2) == 0,
+            reject_hint: g.value(),
+            vote: g.value(),
+            ..Default::default()
+        };
+        if g.below(3) == 0 {
+            m.context = Some(g.bytes());
+        }
+        for _ in 0..g.below(5) * g.below(20) {
+            m.entries.push(Entry {
+                entry_type: g.below(5) as i32 - 1,
+                term: g.value(),
+                index: g.value(),
+                data: (g.below(4) != 0).then(|| g.bytes()),
+            });
+        }
+        if g.below(8) == 0 {
+            m.snapshot = Some(Box::new(Snapshot {
+                data: Some(g.bytes()),
+                ..Default::default()
+            }));
+        }
+        if g.below(8) == 0 {
+            m.responses
+                .push(Message::with_type(MessageType::MsgAppResp));
+        }
+        m
+    }
+
+    fn prost_decode(b: &Bytes) -> Option<Message> {
+        Message::decode(b.clone()).ok()
+    }
+
+    #[test]
+    fn agrees_with_prost_on_random_messages() {
+        let mut g = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut fast = 0;
+        for _ in 0..3000 {
+            let m = random_message(&mut g);
+            let b = Bytes::from(m.encode_to_vec());
+            match decode(&b) {
+                Some(d) => {
+                    assert_eq!(d, m);
+                    fast += 1;
+                }
+                // Only the shapes it leaves to prost.
+                None => assert!(m.snapshot.is_some() || !m.responses.is_empty(), "{m:?}"),
+            }
+        }
+        assert!(fast > 2000, "the common shape was decoded {fast} times");
+    }
+
+    #[test]
+    fn never_disagrees_with_prost_on_damaged_bytes() {
+        let mut g = Rng(0x2545_f491_4f6c_dd1d);
+        let (mut ok, mut declined) = (0, 0);
+        for _ in 0..20_000 {
+            let m = random_message(&mut g);
+            let mut v = m.encode_to_vec();
+            if v.is_empty() {
+                continue;
+            }
+            for _ in 0..=g.below(3) {
+                let i = g.below(v.len() as u64) as usize;
+                match g.below(4) {
+                    0 => v[i] = g.next() as u8,
+                    1 => v.truncate(i),
+                    2 => v.insert(i, g.next() as u8),
+                    _ => v[i] ^= 0x80,
+                }
+                if v.is_empty() {
+                    break;
+                }
+            }
+            let b = Bytes::from(v);
+            match decode(&b) {
+                Some(d) => {
+                    assert_eq!(Some(d), prost_decode(&b), "bytes {:?}", &b[..]);
+                    ok += 1;
+                }
+                None => declined += 1,
+            }
+        }
+        // Both branches were exercised.
+        assert!(ok > 1000 && declined > 1000, "ok {ok}, declined {declined}");
+    }
+
+    #[test]
+    fn varints_at_the_64_bit_edge() {
+        let cases: [(&[u8], Option<u64>); 5] = [
+            (
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+                Some(u64::MAX),
+            ),
+            // A tenth byte above 1 would overflow 64 bits.
+            (
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+                None,
+            ),
+            // Eleven bytes.
+            (
+                &[
+                    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+                ],
+                None,
+            ),
+            // Cut short.
+            (&[0x80], None),
+            (&[0x00], Some(0)),
+        ];
+        for (bytes, want) in cases {
+            let b = Bytes::copy_from_slice(bytes);
+            let mut r = Reader {
+                buf: &b,
+                pos: 0,
+                end: b.len(),
+            };
+            assert_eq!(r.varint(), want, "{bytes:?}");
+        }
+    }
+}
