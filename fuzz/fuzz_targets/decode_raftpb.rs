@@ -5,6 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use prost::Message as _;
 use raft_core::eraftpb::{
     ConfChange, ConfChangeSingle, ConfChangeV2, ConfState, Entry, EntryType, HardState, Message,
     Snapshot, SnapshotMetadata,
@@ -27,10 +28,14 @@ fuzz_target!(|data: &[u8]| {
             checked.is_ok(),
             depth <= raft_core::message_nesting::MAX_MESSAGE_DEPTH
         );
-        // The specialised decoder behind it agrees with prost's.
+        // The specialised decoder behind it agrees with prost's, and
+        // encode_message writes prost's bytes.
         if let Ok(c) = &checked {
             assert_eq!(c, &m, "decode_message differs from prost");
         }
+        let mut out = Vec::new();
+        raft_core::message_nesting::encode_message(&m, &mut out);
+        assert_eq!(out, m.encode_to_vec(), "encode_message differs from prost");
         let _ = raft_core::bounds::check_message(&m);
     }
     if let Some(mut e) = round_trip::<Entry>(data) {

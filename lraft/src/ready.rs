@@ -87,8 +87,7 @@ impl LuaUserData for LReady {
             let mut blob = Vec::new();
             let mut ends = Vec::with_capacity(t.messages.len());
             for msg in t.messages.iter() {
-                prost::Message::encode(msg, &mut blob)
-                    .map_err(|e| Error::invalid("ready:message_bytes", e.to_string()))?;
+                raft_core::message_nesting::encode_message(msg, &mut blob);
                 ends.push(blob.len());
             }
             string_and_integer_lists(lua, ends.len(), |i| {

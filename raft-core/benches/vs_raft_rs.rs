@@ -249,7 +249,6 @@ fn measure(w: &Workload, build: &dyn Fn(&Workload) -> Box<dyn Cluster>) -> Outco
 
 mod ours {
     use super::*;
-    use prost::Message as _;
     use raft_core::eraftpb::{EntryType, Message};
     use raft_core::{ConfChangeI, Config, MemoryStorage, RawNode, StateRole};
 
@@ -323,8 +322,11 @@ mod ours {
             n.storage.append(&rd.entries).unwrap();
             self.sent += rd.messages.len() as u64;
             if self.encode {
-                self.wire
-                    .extend(rd.messages.iter().map(|m| (m.to, m.encode_to_vec())));
+                self.wire.extend(rd.messages.iter().map(|m| {
+                    let mut buf = Vec::new();
+                    raft_core::message_nesting::encode_message(m, &mut buf);
+                    (m.to, buf)
+                }));
             } else {
                 self.queue.extend(rd.messages);
             }

@@ -167,7 +167,7 @@ pub mod eraftpb {
 // below. Everything else is internal to the crate.
 pub mod describe;
 pub mod logger;
-mod message_fast_decode;
+mod message_fast_path;
 pub mod message_nesting;
 pub mod storage;
 

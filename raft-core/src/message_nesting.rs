@@ -57,6 +57,16 @@ pub fn decode_message(buf: &[u8]) -> Result<Message> {
     decode_message_bytes(bytes::Bytes::copy_from_slice(buf))
 }
 
+/// Appends the raftpb encoding of `m` to `out`: prost's bytes, written in
+/// one pass for a message of the common shape (scalars, context, entries;
+/// prost sizes each entry twice), by prost otherwise.
+#[inline]
+pub fn encode_message(m: &Message, out: &mut Vec<u8>) {
+    if !crate::message_fast_path::encode(m, out) {
+        m.encode_raw(out);
+    }
+}
+
 /// [`decode_message`] for bytes the caller hands over (a received buffer
 /// it no longer needs): the payloads are views into `buf`, with no copy.
 ///
@@ -65,7 +75,7 @@ pub fn decode_message(buf: &[u8]) -> Result<Message> {
 /// prost, which the specialised decoder always agrees with.
 #[inline]
 pub fn decode_message_bytes(buf: bytes::Bytes) -> Result<Message> {
-    if let Some(m) = crate::message_fast_decode::decode(&buf) {
+    if let Some(m) = crate::message_fast_path::decode(&buf) {
         return Ok(m); // no responses: nothing nested to check
     }
     let m = Message::decode(buf)?;

@@ -4,7 +4,6 @@
 
 use std::sync::OnceLock;
 
-use prost::Message as _;
 use raft_core::eraftpb::Entry;
 use raft_core::Ready;
 
@@ -85,19 +84,14 @@ impl raft_ready {
     /// Encodes the messages of `rd` into one buffer and builds the views
     /// of messages, read states and snapshot.
     pub fn new(rd: Ready) -> Box<raft_ready> {
-        // One size pass, then one encoding pass per message: `encode` would
-        // size each message a second time to check the room left, which a
-        // Vec never lacks (it grows; reserved to the total, it never has
-        // to), before calling `encode_raw` as done here.
-        let total = rd.messages.iter().map(|m| m.encoded_len()).sum();
-        let mut wire = Vec::with_capacity(total);
+        // One buffer for every message, each written in one pass.
+        let mut wire = Vec::new();
         let mut spans = Vec::with_capacity(rd.messages.len());
         for m in &rd.messages {
             let start = wire.len();
-            m.encode_raw(&mut wire);
+            raft_core::message_nesting::encode_message(m, &mut wire);
             spans.push((start, wire.len() - start));
         }
-        debug_assert_eq!(wire.len(), total);
         let envelopes = rd
             .messages
             .iter()
@@ -315,6 +309,7 @@ pub unsafe extern "C" fn raft_ready_must_sync(
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use prost::Message as _;
     use raft_core::eraftpb::{Message, MessageType};
 
     fn entry(index: u64, data: &'static [u8]) -> Entry {

@@ -1,21 +1,27 @@
-//! A decoder for the common shape of a raftpb `Message`: its scalar
-//! fields, its context and its entries, and nothing it does not know.
+//! An encoder and a decoder for the common shape of a raftpb `Message`:
+//! its scalar fields, its context and its entries, and nothing else.
 //!
-//! prost's generated decoder dispatches every field of every entry through
-//! generic code; on a follower that was most of the cost of taking in a
-//! MsgApp (issue 11). This one reads the same bytes in a straight loop.
-//! It is not a second codec: it returns `None` for anything outside that
-//! shape (a snapshot, nested responses, an unknown field, a wire type that
-//! does not match the field, a malformed varint or length), and
-//! [`decode_message`](crate::message_nesting::decode_message) then decodes
-//! with prost, which gives the value or the error. Whenever this returns a
-//! message, prost decodes the same bytes to an equal one: the tests below
-//! check that on random messages and on damaged bytes, and so does the
-//! `decode_raftpb` fuzz target.
+//! prost's generated code dispatches every field of every entry through
+//! generic code and, when encoding, sizes each entry twice (once for the
+//! whole message, once for the entry's length prefix); taking in and
+//! sending out MsgApps was most of the cost of a program that passes
+//! messages as bytes (issue 11). These read and write the same bytes in
+//! straight loops. They are not a second codec: for anything outside that
+//! shape (a snapshot, nested responses; when decoding also an unknown
+//! field, a wire type that does not match the field, a malformed varint or
+//! length) the callers in `message_nesting` use prost. The encoder writes
+//! exactly prost's bytes, and whenever the decoder returns a message prost
+//! decodes the same bytes to an equal one: the tests below check both on
+//! random messages and damaged bytes, and so does the `decode_raftpb`
+//! fuzz target.
 
 use bytes::Bytes;
 
 use crate::eraftpb::{Entry, Message};
+
+/// Room reserved per entry beyond its payload: the key, the length and
+/// three varint fields with their keys, at their longest.
+const ENTRY_OVERHEAD: usize = 2 + 5 + 3 * 11;
 
 /// Protobuf wire types used by raftpb's messages.
 const VARINT: u64 = 0;
@@ -142,6 +148,89 @@ pub(crate) fn decode(buf: &Bytes) -> Option<Message> {
     Some(m)
 }
 
+/// Appends `v` as a base-128 varint.
+#[inline(always)]
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// How many bytes `v` takes as a varint.
+#[inline(always)]
+fn varint_len(v: u64) -> usize {
+    // 1 for 0..=127, then one more per 7 bits.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// A field key: the field number and the wire type.
+#[inline(always)]
+fn put_key(out: &mut Vec<u8>, field: u64, wire: u64) {
+    put_varint(out, (field << 3) | wire);
+}
+
+/// A varint field. proto2 `required` fields are written even when zero,
+/// as prost writes them.
+#[inline(always)]
+fn put_u64(out: &mut Vec<u8>, field: u64, v: u64) {
+    put_key(out, field, VARINT);
+    put_varint(out, v);
+}
+
+/// A length-delimited field.
+#[inline(always)]
+fn put_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
+    put_key(out, field, LEN);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Appends `m` in raftpb's encoding, as prost would write it, when it has
+/// the common shape; returns false (and writes nothing) when it has a
+/// snapshot or responses.
+pub(crate) fn encode(m: &Message, out: &mut Vec<u8>) -> bool {
+    if m.snapshot.is_some() || !m.responses.is_empty() {
+        return false;
+    }
+    let payloads: usize = m.entries.iter().map(|e| e.data().len()).sum();
+    let context = m.context.as_ref().map_or(0, |c| c.len() + 11);
+    out.reserve(11 * 11 + context + payloads + m.entries.len() * ENTRY_OVERHEAD);
+    // Enums are written as int32 values: sign-extended to 64 bits.
+    put_u64(out, 1, i64::from(m.msg_type) as u64);
+    put_u64(out, 2, m.to);
+    put_u64(out, 3, m.from);
+    put_u64(out, 4, m.term);
+    put_u64(out, 5, m.log_term);
+    put_u64(out, 6, m.index);
+    for e in &m.entries {
+        let entry_type = i64::from(e.entry_type) as u64;
+        let data = e.data.as_ref().map(|d| &d[..]);
+        let len = 3
+            + varint_len(entry_type)
+            + varint_len(e.term)
+            + varint_len(e.index)
+            + data.map_or(0, |d| 1 + varint_len(d.len() as u64) + d.len());
+        put_key(out, 7, LEN);
+        put_varint(out, len as u64);
+        put_u64(out, 1, entry_type);
+        put_u64(out, 2, e.term);
+        put_u64(out, 3, e.index);
+        if let Some(d) = data {
+            put_bytes(out, 4, d);
+        }
+    }
+    put_u64(out, 8, m.commit);
+    put_u64(out, 10, u64::from(m.reject));
+    put_u64(out, 11, m.reject_hint);
+    if let Some(c) = &m.context {
+        put_bytes(out, 12, c);
+    }
+    put_u64(out, 13, m.vote);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +336,41 @@ mod tests {
             }
         }
         assert!(fast > 2000, "the common shape was decoded {fast} times");
+    }
+
+    #[test]
+    fn encodes_exactly_as_prost() {
+        let mut g = Rng(0x6a09_e667_f3bc_c908);
+        let mut fast = 0;
+        for _ in 0..3000 {
+            let m = random_message(&mut g);
+            let mut out = vec![0xee]; // appends after what is there
+            if encode(&m, &mut out) {
+                assert_eq!(out[1..], m.encode_to_vec()[..], "{m:?}");
+                fast += 1;
+            } else {
+                assert_eq!(out, [0xee]);
+                assert!(m.snapshot.is_some() || !m.responses.is_empty());
+            }
+        }
+        assert!(fast > 2000, "the common shape was encoded {fast} times");
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for (v, n) in [
+            (0, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (u64::MAX, 10),
+        ] {
+            assert_eq!(varint_len(v), n, "{v}");
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out.len(), n, "{v}");
+        }
     }
 
     #[test]
