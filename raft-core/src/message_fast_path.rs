@@ -124,15 +124,11 @@ pub(crate) fn decode(buf: &Bytes) -> Option<Message> {
             (5, VARINT) => m.log_term = r.varint()?,
             (6, VARINT) => m.index = r.varint()?,
             (7, LEN) => {
-                let start = r.pos;
+                // The list grows as it goes. Reserving the room an estimate
+                // of the count asks for cost fewer instructions, but twice
+                // the page faults (and a third of the speed) with 4 KiB
+                // entries, measured in the side-by-side benchmark.
                 let end = r.len_end()?;
-                if m.entries.is_empty() {
-                    // Room for as many entries as the rest would hold
-                    // were they the size of the first (bounded), instead
-                    // of growing the list step by step.
-                    let each = end - start + 1;
-                    m.entries.reserve(((r.end - start) / each).min(1024));
-                }
                 let e = entry(&mut r, end)?;
                 m.entries.push(e);
             }
