@@ -121,7 +121,9 @@
 //! ([`storage::check_append`], [`storage::check_snapshot`]); the protobuf
 //! messages ([`eraftpb`]), [`ConfChangeI`] and [`is_local_msg`];
 //! [`Error`]; the [`logger`]; the [`describe`] functions that print
-//! messages and entries as etcd does; [`message_nesting::decode_message`].
+//! messages and entries as etcd does; [`message_nesting::encode_message`],
+//! [`message_nesting::decode_message`] and
+//! [`message_nesting::decode_message_bytes`] (raftpb bytes).
 //! The state machine, its log, the progress tracker, the quorum and
 //! configuration-change code are internal to the crate. The
 //! `test-internals` feature opens them (hidden from these docs) for the

@@ -1,5 +1,7 @@
-//! The one limit on how deeply `Message::responses` nest, shared by every
-//! encoder and decoder of the project (the C ABI's `raft_message_encode`,
+//! Messages to and from raftpb bytes: `encode_message`, `decode_message`
+//! and `decode_message_bytes`, which every binding uses, and the one limit
+//! on how deeply `Message::responses` nest, shared by every encoder and
+//! decoder of the project (the C ABI's `raft_message_encode`,
 //! `raft_message_decode` and `raft_rawnode_step`, the Lua parser).
 //!
 //! Raft itself nests one level (a local storage message carries the
