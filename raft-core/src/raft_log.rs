@@ -459,7 +459,7 @@ impl<S: Storage> RaftLog<S> {
         }
     }
 
-    /// True when [`next_committed_ents`](Self::next_committed_ents) would
+    /// True when [`next_committed_ents_sized`](Self::next_committed_ents_sized) would
     /// return something (without reading the entries).
     pub fn has_next_committed_ents(&self, allow_unstable: bool) -> bool {
         if self.applying_ents_paused || self.has_next_or_in_progress_snapshot() {

@@ -16,12 +16,14 @@
 //!   local storage threads (rawnode.go's `newStorageAppendMsg`,
 //!   `newStorageAppendRespMsg`, `newStorageApplyMsg`,
 //!   `newStorageApplyRespMsg`) with async storage writes, otherwise the
-//!   responses to peers for the Ready and the self-acknowledgements that
-//!   `advance` steps (etcd's `stepsOnAdvance`).
+//!   responses to peers for the Ready and what `advance` does (etcd's
+//!   `stepsOnAdvance`: [`StepsOnAdvance`]), which steps the
+//!   self-acknowledgements and applies the storage acknowledgements from
+//!   their summaries ([`AppendedAck`], [`AppliedAck`]; the storage
+//!   response messages, when they are stepped, use the same handlers).
 
 use super::{log, Raft, INVALID_ID, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 use crate::eraftpb::{Entry, Message, MessageType};
-
 use crate::proto_ext::payloads_size;
 use crate::ready::Ready;
 use crate::storage::Storage;
