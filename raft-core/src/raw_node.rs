@@ -50,9 +50,9 @@ pub struct RawNode<S: Storage> {
     prev_soft_state: SoftState,
     prev_hard_state: HardState,
     /// What `advance` must do to acknowledge the Readys handed out: step
-    /// the self-acks of appended entries and the storage append response,
-    /// then acknowledge the applied entries (etcd's `stepsOnAdvance`). A
-    /// further `ready` is refused while this is not empty.
+    /// the self-acks of appended entries, then acknowledge the persisted
+    /// and the applied entries (etcd's `stepsOnAdvance`). A further `ready`
+    /// is refused while this is not empty.
     steps_on_advance: StepsOnAdvance,
     /// At least one Ready was handed out since the last `advance` (so an
     /// `advance` has something to acknowledge, even when it steps nothing).
@@ -235,7 +235,7 @@ impl<S: Storage> RawNode<S> {
     /// and a message addressed to another node ([`Error::Misuse`]: `to` is
     /// neither this node's id nor 0), which a misrouting transport would
     /// otherwise feed in silently.
-    pub fn step(&mut self, m: Message) -> Result<()> {
+    pub fn step(&mut self, mut m: Message) -> Result<()> {
         let t = m.msg_type();
         if is_local_msg(t) && !is_local_msg_target(m.from) {
             return Err(Error::StepLocalMsg);
@@ -252,7 +252,6 @@ impl<S: Storage> RawNode<S> {
         {
             return Err(Error::StepPeerNotFound);
         }
-        let mut m = m;
         self.guarded(|r| r.step_in_place(&mut m))
     }
 

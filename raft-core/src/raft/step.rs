@@ -5,9 +5,9 @@
 //! candidate's (`stepCandidate`) is in `election`, the follower's
 //! (`stepFollower`) in `follower`.
 
+use super::outbox::{AppendedAck, AppliedAck};
 use super::{log, CampaignType, Raft, StateRole, CAMPAIGN_TRANSFER, INVALID_ID};
 use crate::eraftpb::{Message, MessageType};
-use super::outbox::{AppendedAck, AppliedAck};
 use crate::errors::{Error, Result};
 use crate::storage::Storage;
 
