@@ -19,9 +19,10 @@ use bytes::Bytes;
 
 use crate::eraftpb::{Entry, Message};
 
-/// Room reserved per entry beyond its payload: the key, the length and
-/// three varint fields with their keys, at their longest.
-const ENTRY_OVERHEAD: usize = 2 + 5 + 3 * 11;
+/// Room reserved per entry beyond its payload, at the longest: the entry's
+/// key and length, three varint fields with their keys, the payload's key
+/// and length. Only a reservation: the buffer grows if it is exceeded.
+const ENTRY_OVERHEAD: usize = 1 + 5 + 3 * 11 + 1 + 5;
 
 /// Protobuf wire types used by raftpb's messages.
 const VARINT: u64 = 0;
