@@ -350,11 +350,7 @@ impl<S: Storage> Raft<S> {
     ) -> StepsOnAdvance {
         let msgs = std::mem::take(&mut self.outbox.msgs_after_append);
         let appended = self.storage_append_ack(rd);
-        let applied = rd.committed_entries.last().map(|last| AppliedAck {
-            index: last.index,
-            size: committed_size,
-            payloads: payloads_size(&rd.committed_entries),
-        });
+        let applied = AppliedAck::of(&rd.committed_entries, committed_size);
         StepsOnAdvance {
             msgs,
             appended,
@@ -411,11 +407,12 @@ pub(crate) struct AppliedAck {
 }
 
 impl AppliedAck {
-    /// The acknowledgement of `ents` (none when it is empty).
-    pub(crate) fn of(ents: &[Entry]) -> Option<AppliedAck> {
+    /// The acknowledgement of `ents`, whose total encoded size is `size`
+    /// (none when `ents` is empty).
+    pub(crate) fn of(ents: &[Entry], size: u64) -> Option<AppliedAck> {
         ents.last().map(|last| AppliedAck {
             index: last.index,
-            size: ents.iter().map(Entry::size).sum(),
+            size,
             payloads: payloads_size(ents),
         })
     }

@@ -138,7 +138,8 @@ impl<S: Storage> Raft<S> {
             }
             MessageType::MsgStorageAppendResp => self.ack_appended(AppendedAck::of(m)),
             MessageType::MsgStorageApplyResp => {
-                match AppliedAck::of(&m.entries) {
+                let size = m.entries.iter().map(|e| e.size()).sum();
+                match AppliedAck::of(&m.entries, size) {
                     Some(ack) => self.ack_applied(ack),
                     None => Ok(()),
                 }
