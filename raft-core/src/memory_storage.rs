@@ -268,17 +268,8 @@ impl Storage for MemoryStorage {
             )));
         }
         let range = &core.ents[(low - offset) as usize..(high - offset) as usize];
-        // Keep the longest prefix within max_size, but at least one entry
-        // (etcd's limitSize).
-        let mut keep = range.len().min(1);
-        let mut size = range.first().map_or(0, Entry::size);
-        for e in range.iter().skip(1) {
-            size = size.saturating_add(e.size());
-            if size > max_size {
-                break;
-            }
-            keep += 1;
-        }
+        // The longest prefix within max_size, but at least one entry.
+        let (keep, _) = crate::proto_ext::prefix_within(range, 0, max_size, true);
         Ok(range[..keep].to_vec())
     }
 

@@ -226,6 +226,24 @@ pub fn payloads_size(ents: &[Entry]) -> u64 {
     ents.iter().map(Entry::payload_size).sum()
 }
 
+/// How many of `ents`, taken in order after `used` bytes already taken,
+/// stay within `max_size` encoded bytes, and the total size then (`used`
+/// included): etcd's `limitSize` rule, where the first entry of a result is
+/// kept even when it alone is over the limit (`keep_first`). The log and
+/// `MemoryStorage` cut their reads with it.
+#[inline]
+pub(crate) fn prefix_within(ents: &[Entry], used: u64, max_size: u64, keep_first: bool) -> (usize, u64) {
+    let mut size = used;
+    for (i, e) in ents.iter().enumerate() {
+        let next = size.saturating_add(e.size());
+        if next > max_size && !(i == 0 && keep_first) {
+            return (i, size);
+        }
+        size = next;
+    }
+    (ents.len(), size)
+}
+
 /// Truncates `ents` so that their total encoded size stays within
 /// `max_size`, keeping at least the first entry (etcd's `limitSize`). The
 /// log applies this rule as it reads (`RaftLog::slice`); tests check it

@@ -19,6 +19,7 @@ use crate::eraftpb::{Entry, Snapshot};
 use crate::errors::{Error, Result, StorageError};
 use crate::log_unstable::{check_consecutive, Unstable};
 use crate::logger::{Level, Logger};
+use crate::proto_ext::prefix_within;
 use crate::storage::Storage;
 
 /// How many times [`RaftLog::all_entries`] retries after racing with a
@@ -692,15 +693,8 @@ impl<S: Storage> RaftLog<S> {
             // A storage may ignore the limit: keep the longest prefix
             // within it (at least one entry), as etcd's limitSize over the
             // whole result would.
-            let mut keep = 0;
-            for e in &ents {
-                let s = size.saturating_add(e.size());
-                if keep > 0 && s > max_size {
-                    break;
-                }
-                size = s;
-                keep += 1;
-            }
+            let keep;
+            (keep, size) = prefix_within(&ents, 0, max_size, true);
             if keep < ents.len() {
                 ents.truncate(keep);
                 return Ok((ents, size));
@@ -709,15 +703,9 @@ impl<S: Storage> RaftLog<S> {
         if hi > offset {
             let unstable = self.unstable.slice(lo.max(offset), hi)?;
             // Append as much as fits, by the same rule.
-            ents.reserve(unstable.len());
-            for e in unstable {
-                let s = size.saturating_add(e.size());
-                if !ents.is_empty() && s > max_size {
-                    break;
-                }
-                size = s;
-                ents.push(e.clone());
-            }
+            let keep;
+            (keep, size) = prefix_within(unstable, size, max_size, ents.is_empty());
+            ents.extend_from_slice(&unstable[..keep]);
         }
         Ok((ents, size))
     }
