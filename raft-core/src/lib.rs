@@ -132,12 +132,14 @@
 //!
 //! # Reading path: one proposal, from `propose` to apply
 //!
-//! 1. `raw_node.rs`: [`RawNode::propose`] wraps the data in a MsgProp and
-//!    steps it.
+//! 1. `raw_node.rs`: [`RawNode::propose`] hands the entry to
+//!    `Raft::propose_entry` (`raft/replication.rs`). On a leader it goes
+//!    straight to step 3; anywhere else it is wrapped in a MsgProp and
+//!    stepped.
 //! 2. `raft/step.rs`: `Raft::step` (etcd's `Step`) checks the term and
 //!    dispatches by role; on a leader `step_leader` routes MsgProp to
 //!    `raft/replication.rs` (a follower forwards it, `raft/follower.rs`).
-//! 3. `raft/replication.rs`: `handle_proposal` checks conf changes
+//! 3. `raft/replication.rs`: `propose_entries` checks conf changes
 //!    (`raft/membership.rs`), `append_entry` appends to the log
 //!    (`raft_log.rs`, `log_unstable.rs`) and queues the leader's own
 //!    acknowledgement, and `bcast_append` queues a MsgApp per follower.

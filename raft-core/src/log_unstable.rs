@@ -198,21 +198,23 @@ impl Unstable {
         self.snapshot_in_progress = false;
     }
 
-    /// Appends `ents` (consecutive indexes), first dropping the unstable
-    /// entries at and after `ents[0].index`.
+    /// Moves `ents` (consecutive indexes) into the unstable log, first
+    /// dropping the unstable entries at and after `ents[0].index`; `ents`
+    /// is left empty, with its capacity, for the caller to reuse.
     ///
-    /// Returns [`Error::Invariant`], changing nothing, when `ents` are not
-    /// consecutive or would leave a gap after the last unstable entry.
-    pub fn truncate_and_append(&mut self, ents: Vec<Entry>) -> Result<()> {
+    /// Returns [`Error::Invariant`], changing nothing (`ents` included),
+    /// when `ents` are not consecutive or would leave a gap after the last
+    /// unstable entry.
+    pub fn truncate_and_append(&mut self, ents: &mut Vec<Entry>) -> Result<()> {
         let Some(first) = ents.first() else {
             return Ok(());
         };
-        check_consecutive(&ents)?;
+        check_consecutive(ents)?;
         let from = first.index;
         let end = self.offset.saturating_add(self.entries.len() as u64);
         if from == end {
             // The next index: append directly.
-            self.entries.extend(ents);
+            self.entries.append(ents);
         } else if from <= self.offset {
             crate::raft_log!(
                 self.logger,
@@ -222,7 +224,7 @@ impl Unstable {
             );
             // The log is truncated to before the unstable part: replace it.
             self.entries.clear();
-            self.entries.extend(ents);
+            self.entries.append(ents);
             self.offset = from;
             self.offset_in_progress = from;
         } else {
@@ -235,7 +237,7 @@ impl Unstable {
                 from
             );
             self.entries.truncate((from - self.offset) as usize);
-            self.entries.extend(ents);
+            self.entries.append(ents);
             // Only the in-progress entries before `from` stay in progress.
             self.offset_in_progress = self.offset_in_progress.min(from);
         }
@@ -668,7 +670,7 @@ pub(crate) mod tests {
         for (i, (e, off, oip, app, woff, woip, went, wlog)) in cases.into_iter().enumerate() {
             let (mut u, logger) = unstable(e, off, None);
             u.offset_in_progress = oip;
-            u.truncate_and_append(app.to_vec()).unwrap();
+            u.truncate_and_append(&mut app.to_vec()).unwrap();
             assert_eq!(u.offset, woff, "#{i} offset");
             assert_eq!(u.offset_in_progress, woip, "#{i} offset_in_progress");
             assert_eq!(u.entries, went, "#{i} entries");
@@ -684,13 +686,13 @@ pub(crate) mod tests {
     fn truncate_and_append_refuses_gaps_and_holes() {
         let (mut u, logger) = unstable(vec![ent(5, 1)], 5, None);
         assert_eq!(
-            u.truncate_and_append(vec![ent(7, 1)]),
+            u.truncate_and_append(&mut vec![ent(7, 1)]),
             Err(Error::Invariant(
                 "unstable.slice[5,7) out of bound [5,6]".into()
             ))
         );
         assert!(matches!(
-            u.truncate_and_append(vec![ent(6, 1), ent(8, 1)]),
+            u.truncate_and_append(&mut vec![ent(6, 1), ent(8, 1)]),
             Err(Error::Invariant(_))
         ));
         assert_eq!(u.entries, vec![ent(5, 1)]);

@@ -325,18 +325,20 @@ impl<S: Storage> RaftLog<S> {
             // the entries from there on move into the log.
             let start = (ci - (index + 1)) as usize;
             ents.drain(..start);
-            self.append(ents)?;
+            self.append(&mut ents)?;
         }
         self.commit_to(committed.min(last_new))?;
         Ok(Some(last_new))
     }
 
-    /// Appends `ents` (consecutive indexes) to the unstable log, replacing
-    /// the entries from `ents[0].index` on, and returns the new last index.
+    /// Moves `ents` (consecutive indexes) into the unstable log, replacing
+    /// the entries from `ents[0].index` on, and returns the new last index;
+    /// `ents` is left empty, with its capacity, for the caller to reuse.
     ///
-    /// Returns [`Error::Invariant`] (log unchanged) when that would replace
-    /// a committed entry, leave a gap, or the entries are not consecutive.
-    pub fn append(&mut self, ents: Vec<Entry>) -> Result<u64> {
+    /// Returns [`Error::Invariant`] (log and `ents` unchanged) when that
+    /// would replace a committed entry, leave a gap, or the entries are not
+    /// consecutive.
+    pub fn append(&mut self, ents: &mut Vec<Entry>) -> Result<u64> {
         let Some(first) = ents.first() else {
             return Ok(self.last_index());
         };

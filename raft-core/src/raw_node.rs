@@ -126,7 +126,7 @@ impl<S: Storage> RawNode<S> {
         }
         self.guarded(|r| {
             r.become_follower(1, 0);
-            let ents: Vec<Entry> = peers
+            let mut ents: Vec<Entry> = peers
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
@@ -146,7 +146,7 @@ impl<S: Storage> RawNode<S> {
                 })
                 .collect();
             let n = ents.len() as u64;
-            r.raft_log.append(ents)?;
+            r.raft_log.append(&mut ents)?;
             r.raft_log.committed = n;
             for id in peers {
                 let mut cc = ConfChange {
@@ -203,16 +203,11 @@ impl<S: Storage> RawNode<S> {
     /// [`ready`](Self::ready), built when that Ready is taken; until then
     /// [`status`](Self::status) does not show them in flight.
     pub fn propose(&mut self, data: impl Into<Bytes>) -> Result<()> {
-        let id = self.raft.id;
-        let m = Message {
-            from: id,
-            entries: vec![Entry {
-                data: Some(data.into()),
-                ..Default::default()
-            }],
-            ..Message::with_type(MessageType::MsgProp)
+        let e = Entry {
+            data: Some(data.into()),
+            ..Default::default()
         };
-        self.guarded(|r| r.step(m))
+        self.guarded(|r| r.propose_entry(e))
     }
 
     /// Proposes a membership change (V1 or V2).

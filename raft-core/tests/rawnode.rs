@@ -638,3 +638,67 @@ fn advance_ignores_the_entries_of_a_ready_from_an_older_term() {
     raw.advance().unwrap();
     assert_eq!(ignored(&log), 1, "{:?}", log.lines());
 }
+
+/// `propose` on a leader skips the MsgProp that `step` would route
+/// (issue 11). Whatever path it takes, it must do what stepping that
+/// MsgProp does: same entries and messages, same refusals (the
+/// uncommitted-size limit, a leadership transfer in progress), and a
+/// refused proposal must leave nothing behind for the next one.
+#[test]
+fn propose_on_a_leader_does_what_stepping_its_msgprop_does() {
+    fn leader() -> (RawNode<MemoryStorage>, MemoryStorage) {
+        let s = storage_with_voters(&[1, 2, 3]);
+        let mut cfg = config(1, 10, 1);
+        cfg.max_uncommitted_entries_size = 64;
+        let mut raw = RawNode::new(&cfg, s.clone()).unwrap();
+        raw.campaign().unwrap();
+        drain_ready(&mut raw, &s);
+        for from in [2, 3] {
+            let mut m = msg(MessageType::MsgVoteResp, from, 1, 1);
+            m.reject = false;
+            raw.step(m).unwrap();
+        }
+        assert_eq!(raw.raft.state, StateRole::Leader);
+        drain_ready(&mut raw, &s);
+        (raw, s)
+    }
+    let by_step = |raw: &mut RawNode<MemoryStorage>, data: &[u8]| raw.step(prop(1, 0, data));
+    let by_propose = |raw: &mut RawNode<MemoryStorage>, data: &[u8]| raw.propose(data.to_vec());
+
+    let (mut a, sa) = leader();
+    let (mut b, sb) = leader();
+    let big = [7u8; 100];
+    let script: [(&[u8], bool); 4] = [
+        (b"first", true),
+        // Over the uncommitted-size limit while "first" is uncommitted.
+        (&big, false),
+        (b"second", true),
+        (b"third", true),
+    ];
+    for (data, ok) in script {
+        let ra = by_propose(&mut a, data);
+        let rb = by_step(&mut b, data);
+        assert_eq!(ra, rb);
+        assert_eq!(ra.is_ok(), ok, "{ra:?}");
+    }
+    let (rda, rdb) = (a.ready().unwrap(), b.ready().unwrap());
+    assert_eq!(rda.entries, rdb.entries);
+    assert_eq!(
+        payloads(&rda.entries),
+        [b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]
+    );
+    assert_eq!(rda.messages, rdb.messages);
+    persist(&sa, &rda);
+    persist(&sb, &rdb);
+    a.advance().unwrap();
+    b.advance().unwrap();
+
+    // A transfer in progress refuses proposals on both paths.
+    a.transfer_leader(2).unwrap();
+    b.transfer_leader(2).unwrap();
+    assert_eq!(by_propose(&mut a, b"x"), Err(Error::ProposalDropped));
+    assert_eq!(by_step(&mut b, b"x"), Err(Error::ProposalDropped));
+    let (rda, rdb) = (a.ready().unwrap(), b.ready().unwrap());
+    assert!(rda.entries.is_empty());
+    assert_eq!(rda.messages, rdb.messages);
+}

@@ -40,7 +40,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::eraftpb::{HardState, Message, MessageType};
+use crate::eraftpb::{Entry, HardState, Message, MessageType};
 use crate::errors::{Error, Result};
 use crate::logger::{Level, Logger};
 use crate::raft_log::RaftLog;
@@ -212,6 +212,8 @@ pub struct Raft<S: Storage> {
     /// Reused buffer for peer ids while broadcasting (avoids allocating on
     /// every proposal).
     pub(crate) peer_buf: Vec<u64>,
+    /// Reused buffer for the entry of a proposal (`propose_entry`).
+    pub(crate) proposal_buf: Vec<Entry>,
     pub(crate) step_hook: Option<StepHook>,
     /// The logger.
     pub(crate) logger: Arc<dyn Logger>,
@@ -274,6 +276,7 @@ impl<S: Storage> Raft<S> {
             immediate_self_ack: c.immediate_self_ack,
             rng: Rng::new(seed),
             peer_buf: Vec::new(),
+            proposal_buf: Vec::new(),
             step_hook: None,
             logger,
         };
@@ -488,7 +491,7 @@ impl<S: Storage> Raft<S> {
         let empty = crate::eraftpb::Entry::default();
         // An empty entry never counts against the uncommitted-size limit
         // (its payload size is 0), so it cannot be refused here.
-        let _ = self.append_entry(vec![empty]);
+        let _ = self.append_entry(&mut vec![empty]);
         log!(
             self,
             Info,

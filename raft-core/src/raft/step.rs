@@ -181,7 +181,7 @@ impl<S: Storage> Raft<S> {
                 self.check_quorum_step_down();
                 return Ok(());
             }
-            MessageType::MsgProp => return self.handle_proposal(std::mem::take(m)),
+            MessageType::MsgProp => return self.propose_entries(&mut m.entries),
             MessageType::MsgReadIndex => {
                 self.handle_read_index_request(std::mem::take(m));
                 return Ok(());

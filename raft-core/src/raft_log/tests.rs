@@ -89,7 +89,7 @@ fn find_conflict() {
     ];
     for (i, (e, want)) in cases.into_iter().enumerate() {
         let mut l = RaftLog::new(MemoryStorage::new(), null()).unwrap();
-        l.append(prev.to_vec()).unwrap();
+        l.append(&mut prev.to_vec()).unwrap();
         assert_eq!(l.find_conflict(&e), want, "#{i}");
     }
 }
@@ -98,7 +98,7 @@ fn find_conflict() {
 fn find_conflict_logs_like_etcd() {
     let logger = Arc::new(CaptureLogger::default());
     let mut l = RaftLog::new(MemoryStorage::new(), logger.clone()).unwrap();
-    l.append(vec![ent(1, 1), ent(2, 2), ent(3, 3)]).unwrap();
+    l.append(&mut vec![ent(1, 1), ent(2, 2), ent(3, 3)]).unwrap();
     logger.take();
     assert_eq!(l.find_conflict(&[ent(2, 1), ent(3, 4)]), 2);
     assert_eq!(
@@ -120,7 +120,7 @@ fn find_conflict_by_term() {
         .map(|(i, &t)| ent(i as u64 + 1, t))
         .collect();
     let mut l = log_with(None, &stable);
-    l.append(vec![ent(6, 5), ent(7, 7)]).unwrap();
+    l.append(&mut vec![ent(6, 5), ent(7, 7)]).unwrap();
     let cases = [
         ((7, 7), (7, 7)),
         ((7, 8), (7, 7)),
@@ -184,7 +184,7 @@ fn append() {
     ];
     for (i, (e, windex, wents, woffset)) in cases.into_iter().enumerate() {
         let mut l = log_with(None, &prev);
-        assert_eq!(l.append(e.to_vec()).unwrap(), windex, "#{i}");
+        assert_eq!(l.append(&mut e.to_vec()).unwrap(), windex, "#{i}");
         assert_eq!(l.entries(1, NO_LIMIT).unwrap(), wents, "#{i}");
         assert_eq!(l.unstable.offset, woffset, "#{i}");
     }
@@ -197,20 +197,20 @@ fn append_refuses_bad_input_without_change() {
     let before = l.to_string();
     // Would replace committed entry 2.
     assert_eq!(
-        l.append(vec![ent(2, 5)]),
+        l.append(&mut vec![ent(2, 5)]),
         Err(Error::Invariant(
             "after(1) is out of range [committed(2)]".into()
         ))
     );
     // A gap after the last index.
-    assert!(matches!(l.append(vec![ent(5, 5)]), Err(Error::Invariant(_))));
+    assert!(matches!(l.append(&mut vec![ent(5, 5)]), Err(Error::Invariant(_))));
     // Not consecutive.
     assert!(matches!(
-        l.append(vec![ent(4, 5), ent(6, 5)]),
+        l.append(&mut vec![ent(4, 5), ent(6, 5)]),
         Err(Error::Invariant(_))
     ));
     // Index 0.
-    assert!(matches!(l.append(vec![ent(0, 5)]), Err(Error::Invariant(_))));
+    assert!(matches!(l.append(&mut vec![ent(0, 5)]), Err(Error::Invariant(_))));
     assert_eq!(l.to_string(), before);
     assert_eq!(l.all_entries(), vec![ent(1, 1), ent(2, 2), ent(3, 3)]);
     assert!(!l.has_fault());
@@ -264,7 +264,7 @@ fn maybe_append() {
     ];
     for (i, (log_term, index, committed, e, want, wcommit)) in cases.into_iter().enumerate() {
         let mut l = log_with(None, &[]);
-        l.append(prev.to_vec()).unwrap();
+        l.append(&mut prev.to_vec()).unwrap();
         l.committed = commit;
         assert_eq!(
             l.maybe_append(index, log_term, committed, e.to_vec()),
@@ -286,7 +286,7 @@ fn maybe_append() {
 #[test]
 fn maybe_append_refuses_conflict_with_committed_entry() {
     let mut l = log_with(None, &[]);
-    l.append(vec![ent(1, 1), ent(2, 2), ent(3, 3)]).unwrap();
+    l.append(&mut vec![ent(1, 1), ent(2, 2), ent(3, 3)]).unwrap();
     l.committed = 1;
     let before = l.to_string();
     assert_eq!(
@@ -312,7 +312,7 @@ fn maybe_append_refuses_conflict_with_committed_entry() {
 /// committed 5 (etcd's next-committed-entries setup).
 fn committed_setup() -> RaftLog<MemoryStorage> {
     let mut l = log_with(Some(snap(3, 1)), &[ent(4, 1)]);
-    l.append(vec![ent(5, 1), ent(6, 1)]).unwrap();
+    l.append(&mut vec![ent(5, 1), ent(6, 1)]).unwrap();
     assert!(l.maybe_commit(5, 1));
     l
 }
@@ -511,7 +511,7 @@ fn maybe_commit() {
 fn compaction_through_storage() {
     let last = 1000u64;
     let mut l = log_with(None, &[]);
-    l.append(ents(1..last + 1)).unwrap();
+    l.append(&mut ents(1..last + 1)).unwrap();
     l.store.append(&ents(1..last + 1)).unwrap();
     l.stable_to(last, last);
     l.commit_to(last).unwrap();
@@ -536,7 +536,7 @@ fn restore() {
     let s = MemoryStorage::new();
     s.append(&ents(1..4)).unwrap();
     let mut l = RaftLog::new(s, logger.clone()).unwrap();
-    l.append(ents(4..6)).unwrap();
+    l.append(&mut ents(4..6)).unwrap();
     l.commit_to(2).unwrap();
     l.applied_to(1, 0).unwrap();
     logger.take();
@@ -578,7 +578,7 @@ fn term() {
     // Half stable, half unstable.
     l.store.append(&all[..(num / 2) as usize]).unwrap();
     let mut l = RaftLog::new(l.store.clone(), null()).unwrap();
-    l.append(all[(num / 2) as usize..].to_vec()).unwrap();
+    l.append(&mut all[(num / 2) as usize..].to_vec()).unwrap();
     let cases = [
         (offset - 1, Err(compacted())),
         (offset, Ok(1)),
@@ -618,7 +618,7 @@ fn term_with_unstable_snapshot() {
 fn slice_setup(offset: u64, num: u64) -> RaftLog<MemoryStorage> {
     let (last, half) = (offset + num, offset + num / 2);
     let mut l = log_with(Some(snap(offset, 0)), &ents(offset + 1..half));
-    l.append(ents(half..last)).unwrap();
+    l.append(&mut ents(half..last)).unwrap();
     l
 }
 
@@ -752,7 +752,7 @@ fn stable_to() {
     let cases = [(1, 1, 2), (2, 2, 3), (2, 1, 1), (3, 1, 1)];
     for (index, term, woffset) in cases {
         let mut l = log_with(None, &[]);
-        l.append(vec![ent(1, 1), ent(2, 2)]).unwrap();
+        l.append(&mut vec![ent(1, 1), ent(2, 2)]).unwrap();
         l.stable_to(index, term);
         assert_eq!(l.unstable.offset, woffset, "({index}, {term})");
     }
@@ -778,7 +778,7 @@ fn stable_to_with_snapshot() {
     ];
     for (i, (index, term, new, woffset)) in cases.into_iter().enumerate() {
         let mut l = log_with(Some(snap(si, st)), &[]);
-        l.append(new.to_vec()).unwrap();
+        l.append(&mut new.to_vec()).unwrap();
         l.stable_to(index, term);
         assert_eq!(l.unstable.offset, woffset, "#{i}");
     }
@@ -789,14 +789,14 @@ fn unstable_ents_and_accept_unstable() {
     let mut l = log_with(None, &ents(1..3));
     assert!(!l.has_next_unstable_ents());
     assert!(!l.has_next_or_in_progress_unstable_ents());
-    l.append(ents(3..5)).unwrap();
+    l.append(&mut ents(3..5)).unwrap();
     assert_eq!(l.next_unstable_ents(), &ents(3..5)[..]);
     assert!(l.has_next_unstable_ents());
     l.accept_unstable();
     assert!(l.next_unstable_ents().is_empty());
     assert!(!l.has_next_unstable_ents());
     assert!(l.has_next_or_in_progress_unstable_ents());
-    l.append(ents(5..6)).unwrap();
+    l.append(&mut ents(5..6)).unwrap();
     assert_eq!(l.next_unstable_ents(), &ents(5..6)[..]);
     l.store.append(&ents(3..5)).unwrap();
     l.stable_to(4, 4);
@@ -808,7 +808,7 @@ fn unstable_ents_and_accept_unstable() {
 #[test]
 fn entries_from_index() {
     let mut l = log_with(None, &ents(1..4));
-    l.append(ents(4..6)).unwrap();
+    l.append(&mut ents(4..6)).unwrap();
     assert_eq!(l.entries(2, NO_LIMIT).unwrap(), ents(2..6));
     assert_eq!(l.entries(6, NO_LIMIT).unwrap(), vec![]);
     assert_eq!(l.entries(4, 0).unwrap(), ents(4..5));
@@ -935,7 +935,7 @@ fn bounds_of_the_stable_log_come_from_the_unstable_offset() {
     assert_eq!(l.term(u64::MAX), Err(StorageError::Unavailable.into()));
     assert!(!l.has_fault());
     // A range that starts at the unstable offset needs no first index.
-    assert_eq!(l.append(ents(6..9)).unwrap(), 8);
+    assert_eq!(l.append(&mut ents(6..9)).unwrap(), 8);
     assert_eq!(l.slice(6, 9, NO_LIMIT).unwrap(), ents(6..9));
     assert_eq!(l.last_index(), 8);
     assert!(!l.has_fault());
@@ -1006,11 +1006,11 @@ fn indexes_at_the_top_of_the_range_do_not_overflow() {
         )))
     );
     assert!(matches!(
-        l.append(vec![ent(u64::MAX, 1)]),
+        l.append(&mut vec![ent(u64::MAX, 1)]),
         Err(Error::Invariant(_))
     ));
     assert!(matches!(
-        l.unstable.truncate_and_append(vec![ent(u64::MAX, 1)]),
+        l.unstable.truncate_and_append(&mut vec![ent(u64::MAX, 1)]),
         Err(Error::Invariant(_))
     ));
     assert_eq!(l.to_string(), before);
