@@ -250,6 +250,10 @@ impl Storage for MemoryStorage {
     }
 
     fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>> {
+        Ok(self.entries_sized(low, high, max_size)?.0)
+    }
+
+    fn entries_sized(&self, low: u64, high: u64, max_size: u64) -> Result<(Vec<Entry>, u64)> {
         let core = self.rl();
         let offset = core.offset();
         if low <= offset {
@@ -269,8 +273,8 @@ impl Storage for MemoryStorage {
         }
         let range = &core.ents[(low - offset) as usize..(high - offset) as usize];
         // The longest prefix within max_size, but at least one entry.
-        let (keep, _) = crate::proto_ext::prefix_within(range, 0, max_size, true);
-        Ok(range[..keep].to_vec())
+        let (keep, size) = crate::proto_ext::prefix_within(range, 0, max_size, true);
+        Ok((range[..keep].to_vec(), size))
     }
 
     fn term(&self, idx: u64) -> Result<u64> {

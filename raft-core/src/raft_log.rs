@@ -666,7 +666,7 @@ impl<S: Storage> RaftLog<S> {
         let mut size = 0u64;
         if lo < offset {
             let stored_hi = hi.min(offset);
-            let stored = match self.store.entries(lo, stored_hi, max_size) {
+            let (stored, stored_size) = match self.store.entries_sized(lo, stored_hi, max_size) {
                 Ok(v) => v,
                 Err(Error::Store(StorageError::Compacted)) => {
                     return Err(StorageError::Compacted.into())
@@ -684,20 +684,18 @@ impl<S: Storage> RaftLog<S> {
                 }
             };
             ents = stored;
+            size = stored_size;
             if (ents.len() as u64) < stored_hi - lo {
                 // Cut by the size limit: returned as the storage gave them
                 // (etcd does not limit them again either).
-                let size = ents
-                    .iter()
-                    .fold(0u64, |acc, e| acc.saturating_add(e.size()));
                 return Ok((ents, size));
             }
-            // A storage may ignore the limit: keep the longest prefix
-            // within it (at least one entry), as etcd's limitSize over the
-            // whole result would.
-            let keep;
-            (keep, size) = prefix_within(&ents, 0, max_size, true);
-            if keep < ents.len() {
+            if size > max_size && ents.len() > 1 {
+                // The storage ignored the limit: keep the longest prefix
+                // within it (at least one entry), as etcd's limitSize over
+                // the whole result would.
+                let keep;
+                (keep, size) = prefix_within(&ents, 0, max_size, true);
                 ents.truncate(keep);
                 return Ok((ents, size));
             }

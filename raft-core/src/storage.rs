@@ -67,6 +67,21 @@ pub trait Storage {
     /// `last_index() + 1`.
     fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>>;
 
+    /// [`entries`](Self::entries), and the total encoded size of the
+    /// entries returned (the sum of [`Entry::size`], saturating), which the
+    /// core's size limits need. The provided method measures what `entries`
+    /// returns. A storage that measures its entries anyway, to cut them to
+    /// `max_size`, may return that sum instead and spare the core a second
+    /// pass over every entry read ([`MemoryStorage`](crate::MemoryStorage)
+    /// does); the sum must then be exact.
+    fn entries_sized(&self, low: u64, high: u64, max_size: u64) -> Result<(Vec<Entry>, u64)> {
+        let ents = self.entries(low, high, max_size)?;
+        let size = ents
+            .iter()
+            .fold(0u64, |acc, e| acc.saturating_add(e.size()));
+        Ok((ents, size))
+    }
+
     /// Returns the term of entry `idx`, which must be in
     /// `[first_index() - 1, last_index()]`.
     fn term(&self, idx: u64) -> Result<u64>;
@@ -91,6 +106,14 @@ macro_rules! forward_storage {
             }
             fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>> {
                 (**self).entries(low, high, max_size)
+            }
+            fn entries_sized(
+                &self,
+                low: u64,
+                high: u64,
+                max_size: u64,
+            ) -> Result<(Vec<Entry>, u64)> {
+                (**self).entries_sized(low, high, max_size)
             }
             fn term(&self, idx: u64) -> Result<u64> {
                 (**self).term(idx)

@@ -584,6 +584,12 @@ impl Storage for Group {
     }
 
     fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>> {
+        Ok(self.entries_sized(low, high, max_size)?.0)
+    }
+
+    /// Measures each entry once, to cut the read at `max_size`, and returns
+    /// that total with the entries.
+    fn entries_sized(&self, low: u64, high: u64, max_size: u64) -> Result<(Vec<Entry>, u64)> {
         self.check()?;
         let (offset, last, cache_first) = {
             let st = self.st.borrow();
@@ -604,7 +610,7 @@ impl Storage for Group {
             )));
         }
         if low == high {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         // Read from LevelDB only below the cache, and only as much as the
         // size limit can take.
@@ -613,10 +619,11 @@ impl Storage for Group {
         let split = cache_first.unwrap_or(high).clamp(low, high);
         if low < split {
             for e in self.read_entries(low, split)? {
-                size = size.saturating_add(e.size());
-                if !out.is_empty() && size > max_size {
-                    return Ok(out);
+                let next = size.saturating_add(e.size());
+                if !out.is_empty() && next > max_size {
+                    return Ok((out, size));
                 }
+                size = next;
                 out.push(e);
             }
         }
@@ -628,13 +635,14 @@ impl Storage for Group {
                     st.id
                 )));
             };
-            size = size.saturating_add(e.size());
-            if !out.is_empty() && size > max_size {
+            let next = size.saturating_add(e.size());
+            if !out.is_empty() && next > max_size {
                 break;
             }
+            size = next;
             out.push(e.clone());
         }
-        Ok(out)
+        Ok((out, size))
     }
 
     fn term(&self, idx: u64) -> Result<u64> {

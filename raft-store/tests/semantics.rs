@@ -50,6 +50,12 @@ fn same_reads(g: &Group, m: &MemoryStorage, ctx: &str) {
                     m.entries(lo, hi, max),
                     "{ctx}: entries({lo}, {hi}, {max})"
                 );
+                // Both measure while they cut; the total is the entries'.
+                let sized = g.entries_sized(lo, hi, max);
+                assert_eq!(sized, m.entries_sized(lo, hi, max), "{ctx}: sized");
+                if let Ok((es, size)) = sized {
+                    assert_eq!(size, es.iter().map(Entry::size).sum::<u64>(), "{ctx}");
+                }
             }
         }
     }

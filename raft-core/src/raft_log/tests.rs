@@ -670,10 +670,53 @@ fn slice() {
     assert!(!l.has_fault());
 }
 
+/// A storage with only the required methods (so `entries_sized` is the
+/// trait's provided one), optionally ignoring the size limit.
+struct PlainStorage {
+    inner: MemoryStorage,
+    ignore_limit: bool,
+}
+
+impl Storage for PlainStorage {
+    fn initial_state(&self) -> Result<crate::RaftState> {
+        self.inner.initial_state()
+    }
+    fn entries(&self, low: u64, high: u64, max_size: u64) -> Result<Vec<Entry>> {
+        let max_size = if self.ignore_limit { NO_LIMIT } else { max_size };
+        self.inner.entries(low, high, max_size)
+    }
+    fn term(&self, idx: u64) -> Result<u64> {
+        self.inner.term(idx)
+    }
+    fn first_index(&self) -> Result<u64> {
+        self.inner.first_index()
+    }
+    fn last_index(&self) -> Result<u64> {
+        self.inner.last_index()
+    }
+    fn snapshot(&self) -> Result<Snapshot> {
+        self.inner.snapshot()
+    }
+}
+
+/// `slice` and `slice_sized` cut by etcd's limitSize rule whatever the
+/// storage: `MemoryStorage` (which returns the size it measured while
+/// cutting), one that leaves the measuring to the trait's provided
+/// `entries_sized`, and one that ignores the limit.
 #[test]
 fn slice_agrees_with_limit_size_everywhere() {
     let (offset, num) = (10u64, 12u64);
-    let l = slice_setup(offset, num);
+    let memory = slice_setup(offset, num);
+    let plain = |ignore_limit| {
+        let s = PlainStorage {
+            inner: memory.store.clone(),
+            ignore_limit,
+        };
+        let mut l = RaftLog::new(s, null()).unwrap();
+        l.append(&mut memory.unstable.entries.clone()).unwrap();
+        l
+    };
+    let (respecting, ignoring) = (plain(false), plain(true));
     let size = ent(offset + 1, offset + 1).size();
     for lo in offset + 1..offset + num {
         for hi in lo..offset + num {
@@ -689,12 +732,17 @@ fn slice_agrees_with_limit_size_everywhere() {
                 let mut want = ents(lo..hi);
                 limit_size(&mut want, max);
                 let want_size: u64 = want.iter().map(Entry::size).sum();
-                assert_eq!(l.slice(lo, hi, max).unwrap(), want, "({lo},{hi},{max})");
+                let case = format!("({lo},{hi},{max})");
+                assert_eq!(memory.slice(lo, hi, max).unwrap(), want, "{case}");
                 // The sized variant returns the same entries and their
                 // total encoded size (what appends and the applying budget
                 // count without measuring the entries again).
-                let (got, got_size) = l.slice_sized(lo, hi, max).unwrap();
-                assert_eq!((got, got_size), (want, want_size), "({lo},{hi},{max})");
+                let got = memory.slice_sized(lo, hi, max).unwrap();
+                assert_eq!(got, (want.clone(), want_size), "{case}");
+                let got = respecting.slice_sized(lo, hi, max).unwrap();
+                assert_eq!(got, (want.clone(), want_size), "provided {case}");
+                let got = ignoring.slice_sized(lo, hi, max).unwrap();
+                assert_eq!(got, (want, want_size), "ignoring {case}");
             }
         }
     }
