@@ -128,7 +128,7 @@ pub(crate) fn initial_state_values(st: RaftState) -> (LHardState, LSnapshot) {
 impl LMemoryStorage {
     fn append(&self, v: &LuaValue) -> LuaResult<i64> {
         let ents = contiguous_entries(v, "memorystorage:append")?;
-        match self.0.append(&ents) {
+        match self.0.append_owned(ents) {
             Ok(()) => Ok(OK),
             // Consecutiveness was checked above: the only invariant left is
             // a gap after the last index.

@@ -315,11 +315,16 @@ mod ours {
             if !n.raw.has_ready() {
                 return false;
             }
-            let rd = n.raw.ready().unwrap();
+            let mut rd = n.raw.ready().unwrap();
             if let Some(hs) = rd.hard_state {
                 n.storage.set_hard_state(hs);
             }
-            n.storage.append(&rd.entries).unwrap();
+            // The application owns the Ready: its entries move into the
+            // storage (raft-rs's MemStorage only appends a slice, cloning
+            // each entry; so does this core's `append`).
+            n.storage
+                .append_owned(std::mem::take(&mut rd.entries))
+                .unwrap();
             self.sent += rd.messages.len() as u64;
             if self.encode {
                 self.wire.extend(rd.messages.iter().map(|m| {

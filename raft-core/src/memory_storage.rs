@@ -209,34 +209,55 @@ impl MemoryStorage {
     /// are not consecutive, would leave a gap after the last index, or go
     /// beyond [`MAX_TERM_OR_INDEX`](crate::MAX_TERM_OR_INDEX).
     pub fn append(&self, entries: &[Entry]) -> Result<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        crate::storage::check_append(entries)?;
         let mut core = self.wl();
-        let first = core.first_index();
-        let first_new = entries[0].index;
-        let last_new = entries[entries.len() - 1].index;
-        if last_new < first {
-            // Everything offered is already compacted.
-            return Ok(());
+        if let Some((skip, keep)) = Self::append_plan(&core, entries)? {
+            core.ents.truncate(keep);
+            core.ents.extend_from_slice(&entries[skip..]);
         }
-        let entries = if first > first_new {
-            &entries[(first - first_new) as usize..]
-        } else {
-            entries
+        Ok(())
+    }
+
+    /// [`append`](Self::append), moving the entries in instead of cloning
+    /// them: for a Ready's entries, which the application owns once it
+    /// has the Ready (`storage.append_owned(std::mem::take(&mut
+    /// rd.entries))`). On an error nothing is stored and the entries are
+    /// dropped.
+    pub fn append_owned(&self, mut entries: Vec<Entry>) -> Result<()> {
+        let mut core = self.wl();
+        if let Some((skip, keep)) = Self::append_plan(&core, &entries)? {
+            core.ents.truncate(keep);
+            if skip > 0 {
+                entries.drain(..skip);
+            }
+            core.ents.append(&mut entries);
+        }
+        Ok(())
+    }
+
+    /// Checks `entries` for an append and says what to do: `None` when
+    /// nothing is to be stored (no entries, or all at or below the
+    /// compaction point), else how many of them to skip (those compacted)
+    /// and how many stored entries to keep before them.
+    fn append_plan(core: &MemoryStorageCore, entries: &[Entry]) -> Result<Option<(usize, usize)>> {
+        let (Some(first_new), Some(last_new)) = (entries.first(), entries.last()) else {
+            return Ok(None);
         };
-        let offset = (entries[0].index - core.offset()) as usize;
-        if offset > core.ents.len() {
+        crate::storage::check_append(entries)?;
+        let first = core.first_index();
+        if last_new.index < first {
+            // Everything offered is already compacted.
+            return Ok(None);
+        }
+        let skip = first.saturating_sub(first_new.index) as usize;
+        let keep = (entries[skip].index - core.offset()) as usize;
+        if keep > core.ents.len() {
             return Err(Error::Invariant(format!(
                 "missing log entry [last: {}, append at: {}]",
                 core.last_index(),
-                entries[0].index
+                entries[skip].index
             )));
         }
-        core.ents.truncate(offset);
-        core.ents.extend_from_slice(entries);
-        Ok(())
+        Ok(Some((skip, keep)))
     }
 }
 
@@ -623,6 +644,10 @@ mod tests {
             let s = storage_with(&base());
             assert_eq!(s.append(&ents), want, "#{i}");
             assert_eq!(stored(&s), wents, "#{i}");
+            // Moving the entries in does exactly the same.
+            let s = storage_with(&base());
+            assert_eq!(s.append_owned(ents), want, "#{i} owned");
+            assert_eq!(stored(&s), wents, "#{i} owned");
         }
     }
 

@@ -127,7 +127,7 @@ pub unsafe extern "C" fn raft_memory_storage_append(
             .iter()
             .map(entry_in)
             .collect::<FfiResult<Vec<_>>>()?;
-        m.ms.append(&es)?;
+        m.ms.append_owned(es)?;
         Ok(())
     })
 }
