@@ -80,6 +80,17 @@ impl Reader<'_> {
         Some(b)
     }
 
+    /// Whether the next byte (before the end) is `key`; if so, steps over
+    /// it.
+    #[inline(always)]
+    fn next_byte_is(&mut self, key: u64) -> bool {
+        if self.pos < self.end && u64::from(self.buf[self.pos]) == key {
+            self.pos += 1;
+            return true;
+        }
+        false
+    }
+
     /// The next field's number and wire type.
     #[inline(always)]
     fn key(&mut self) -> Option<(u64, u64)> {
@@ -93,6 +104,22 @@ impl Reader<'_> {
 fn entry(r: &mut Reader<'_>, end: usize) -> Option<Entry> {
     let outer_end = std::mem::replace(&mut r.end, end);
     let mut e = Entry::default();
+    // prost writes the four fields in order, each behind a one-byte key:
+    // read them so first. Whatever follows (a field out of order, repeated
+    // or unknown) goes through the loop, in the order of the bytes, so the
+    // last value of a repeated field still wins, as in prost.
+    if r.next_byte_is(1 << 3 | VARINT) {
+        e.entry_type = r.varint()? as i32;
+    }
+    if r.next_byte_is(2 << 3 | VARINT) {
+        e.term = r.varint()?;
+    }
+    if r.next_byte_is(3 << 3 | VARINT) {
+        e.index = r.varint()?;
+    }
+    if r.next_byte_is(4 << 3 | LEN) {
+        e.data = Some(r.bytes()?);
+    }
     while r.pos < r.end {
         match r.key()? {
             // prost reads an enum as a varint cut to 32 bits.
@@ -353,6 +380,45 @@ mod tests {
                 seen += 1;
             }
         }
+    }
+
+    /// The entry decoder reads prost's field order first; other orders,
+    /// repeated fields (the last wins) and unknown fields must decode as
+    /// prost decodes them, or go to prost.
+    #[test]
+    fn entry_fields_in_any_order() {
+        // (an entry's bytes, whether the fast decoder takes the message)
+        let entries: [(&[u8], bool); 5] = [
+            // data, index, term, type, then the term again.
+            (
+                &[0x22, 2, 0xaa, 0xbb, 0x18, 5, 0x10, 3, 0x08, 0, 0x10, 7],
+                true,
+            ),
+            // In order, then the type and the data again.
+            (
+                &[0x08, 1, 0x10, 2, 0x18, 3, 0x22, 1, 9, 0x08, 2, 0x22, 0],
+                true,
+            ),
+            // Only the index and the data, in order.
+            (&[0x18, 0x80, 0x01, 0x22, 1, 4], true),
+            // An unknown field 5 in the middle: prost's to decide.
+            (&[0x08, 0, 0x10, 2, 0x28, 1, 0x18, 3], false),
+            // Nothing: every field at its default.
+            (&[], true),
+        ];
+        for (e, fast) in entries {
+            let mut buf = vec![0x08, 3, 0x3a, e.len() as u8];
+            buf.extend_from_slice(e);
+            let buf = Bytes::from(buf);
+            let m = decode(&buf);
+            assert_eq!(m.is_some(), fast, "{e:02x?}");
+            if let Some(m) = m {
+                assert_eq!(Some(m), prost_decode(&buf), "{e:02x?}");
+            }
+        }
+        let in_order = Bytes::from_static(&[0x3a, 6, 0x18, 0x80, 0x01, 0x22, 1, 4]);
+        let m = decode(&in_order).expect("the common shape");
+        assert_eq!((m.entries[0].index, m.entries[0].data()), (128, &[4u8][..]));
     }
 
     #[test]
