@@ -347,7 +347,8 @@ impl<S: Storage> RawNode<S> {
                 "ready called again while the previous Ready awaits advance (it carried entries, a snapshot or committed entries)".into(),
             ));
         }
-        let (rd, committed_size) = self.ready_without_accept();
+        let mut rd = Ready::default();
+        let committed_size = self.fill_ready(&mut rd);
         if let Some(fault) = self.raft.take_fault() {
             self.failed = Some(fault.to_string());
             return Err(fault);
@@ -356,19 +357,18 @@ impl<S: Storage> RawNode<S> {
         Ok(rd)
     }
 
-    /// The next Ready, and the encoded size of its committed entries.
-    fn ready_without_accept(&mut self) -> (Ready, u64) {
+    /// Fills `rd` (empty) with the next Ready; returns the encoded size of
+    /// its committed entries. Filled in place: a Ready is large, and
+    /// returning it through one more call copied it once more.
+    fn fill_ready(&mut self, rd: &mut Ready) -> u64 {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
         r.flush_appends();
         let (committed_entries, committed_size) =
             r.raft_log.next_committed_ents_sized(allow_unstable);
-        let mut rd = Ready {
-            entries: r.raft_log.next_unstable_ents().to_vec(),
-            committed_entries,
-            messages: r.outbox.take_msgs(),
-            ..Default::default()
-        };
+        rd.entries = r.raft_log.next_unstable_ents().to_vec();
+        rd.committed_entries = committed_entries;
+        rd.messages = r.outbox.take_msgs();
         let ss = r.soft_state();
         if ss != self.prev_soft_state {
             rd.soft_state = Some(ss);
@@ -385,7 +385,7 @@ impl<S: Storage> RawNode<S> {
         }
         rd.must_sync = must_sync(&hs, &self.prev_hard_state, rd.entries.len());
         if self.async_storage_writes {
-            rd.messages.extend(self.raft.storage_append_msg(&rd));
+            rd.messages.extend(self.raft.storage_append_msg(rd));
             if !rd.committed_entries.is_empty() {
                 let m = self.raft.storage_apply_msg(&rd.committed_entries);
                 rd.messages.push(m);
@@ -396,7 +396,7 @@ impl<S: Storage> RawNode<S> {
             let id = self.raft.id;
             self.raft.outbox.move_peer_responses(id, &mut rd.messages);
         }
-        (rd, committed_size)
+        committed_size
     }
 
     /// Marks `rd` handed out; `committed_size` is the encoded size of its

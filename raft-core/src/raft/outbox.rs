@@ -86,6 +86,11 @@ impl Outbox {
     /// Moves the after-append messages addressed to peers to `out`; the
     /// self-addressed ones stay for [`Raft::take_steps_on_advance`].
     pub(crate) fn move_peer_responses(&mut self, id: u64, out: &mut Vec<Message>) {
+        if self.msgs_after_append.iter().all(|m| m.to != id) {
+            // A follower's acknowledgements: all go, moved at once.
+            out.append(&mut self.msgs_after_append);
+            return;
+        }
         self.msgs_after_append.retain_mut(|m| {
             if m.to == id {
                 return true;
