@@ -35,7 +35,7 @@
 //!     if !node.has_ready() {
 //!         continue;
 //!     }
-//!     let rd = node.ready().unwrap();
+//!     let mut rd = node.ready().unwrap();
 //!     // 4. Persist hard state, snapshot and entries (fsync if must_sync).
 //!     if let Some(hs) = &rd.hard_state {
 //!         storage.set_hard_state(*hs);
@@ -43,7 +43,8 @@
 //!     if !rd.snapshot.is_empty() {
 //!         storage.apply_snapshot(rd.snapshot.clone()).unwrap();
 //!     }
-//!     storage.append(&rd.entries).unwrap();
+//!     // The Ready is ours: its entries can move into the storage.
+//!     storage.append_owned(std::mem::take(&mut rd.entries)).unwrap();
 //!     // 5. Send rd.messages to their peers (none in a one-node cluster).
 //!     assert!(rd.messages.is_empty());
 //!     // 6. Apply committed entries.
